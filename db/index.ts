@@ -1,0 +1,44 @@
+// Kysely over a pg pool: the one way the application talks to PostgreSQL.
+import { Kysely, PostgresDialect, type Transaction } from 'kysely'
+import pg from 'pg'
+import type { Database } from './types.ts'
+
+// int8 (bigint, count(*)) as JS numbers: our counts and sizes stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v))
+
+export type Db = Kysely<Database>
+/** Data-access functions take `Executor`, so they work on the pool or inside a transaction. */
+export type Executor = Kysely<Database> | Transaction<Database>
+
+export interface DbOptions {
+  max?: number
+  applicationName?: string
+}
+
+export function createPool(url: string, options: DbOptions = {}): pg.Pool {
+  return new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'conveyor',
+    // Fail fast when the server is unreachable instead of queueing requests for ever.
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  })
+}
+
+export function createDb(url: string, options: DbOptions = {}): Db {
+  const pool = createPool(url, options)
+  // An idle client losing its connection (server restart) must not crash the process.
+  pool.on('error', () => {})
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+}
+
+/** Redacts the password of a connection string for logs. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.hostname}:${u.port || 5432}/${u.pathname.slice(1)} as ${decodeURIComponent(u.username) || 'default user'}`
+  } catch {
+    return 'the configured database'
+  }
+}

@@ -1,0 +1,130 @@
+// Conveyor's command line: `start` (default), `migrate`, `seed`, `createsuperuser`; `--role api|worker|all`.
+import { parseArgs } from 'node:util'
+import { createInterface } from 'node:readline/promises'
+import { ConfigError, loadConfig, readEnv, type Config } from './config.ts'
+import { createLogger, type Logger } from './logger.ts'
+import { connectDatabase, ensureSuperuser, migrate, start, withDb } from './start.ts'
+import { runSetup } from '../seeds/index.ts'
+
+const USAGE = `Usage: node server/cli.ts [command] [options]
+
+Commands:
+  start              run Conveyor (default): migrate, one-time setup, then the roles
+  migrate            apply database migrations and exit
+  seed               run the one-time setup (fixtures in seeds/) if it has not run yet
+  createsuperuser    create or update a superuser (--email, --password; or ADMIN_EMAIL/ADMIN_PASSWORD)
+
+Options:
+  --role api|worker|all   which parts to run (default: ROLE or all)
+  --email, --password     for createsuperuser
+  -h, --help              show this help`
+
+async function prompt(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout })
+  try {
+    return (await rl.question(question)).trim()
+  } finally {
+    rl.close()
+  }
+}
+
+/** Runs a one-shot command against the database (starting the embedded one if needed). */
+async function oneShot(config: Config, log: Logger, fn: (url: string) => Promise<void>): Promise<void> {
+  const database = await connectDatabase(config, log)
+  try {
+    await fn(database.url)
+  } finally {
+    await database.embedded?.stop()
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      role: { type: 'string' },
+      email: { type: 'string' },
+      password: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  const command = positionals[0] ?? 'start'
+  if (values.help || !['start', 'migrate', 'seed', 'createsuperuser'].includes(command) || positionals.length > 1) {
+    console.log(USAGE)
+    return values.help ? 0 : 2
+  }
+  const env = readEnv()
+  if (values.role) env.ROLE = values.role
+
+  let config: Config
+  try {
+    config = loadConfig(env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    for (const problem of err.problems) console.error(`config error: ${problem}`)
+    return 2
+  }
+  const log = createLogger(config)
+
+  switch (command) {
+    case 'migrate':
+      await oneShot(config, log, (url) => migrate(url, log))
+      return 0
+    case 'seed':
+      await oneShot(config, log, async (url) => {
+        await migrate(url, log)
+        await withDb(url, (db) => runSetup(db, { config, log }))
+      })
+      return 0
+    case 'createsuperuser': {
+      const email = values.email ?? config.admin?.email ?? (process.stdin.isTTY ? await prompt('E-mail: ') : '')
+      const password = values.password ?? config.admin?.password ?? (process.stdin.isTTY ? await prompt('Password: ') : '')
+      if (!email || !password) {
+        console.error('createsuperuser: --email and --password (or ADMIN_EMAIL and ADMIN_PASSWORD) are required')
+        return 2
+      }
+      await oneShot(config, log, async (url) => {
+        await migrate(url, log)
+        await withDb(url, (db) => ensureSuperuser({ db, log }, { email, password }))
+      })
+      return 0
+    }
+    default:
+      return serve(config, log)
+  }
+}
+
+async function serve(config: Config, log: Logger): Promise<number> {
+  const running = await start(config, log)
+  return new Promise((resolve) => {
+    let firstSignalAt = 0
+    const onSignal = (signal: NodeJS.Signals) => {
+      // npm forwards the terminal's Ctrl-C to us as well: one keypress may arrive twice at once.
+      if (firstSignalAt && Date.now() - firstSignalAt < 1_000) return
+      if (firstSignalAt) {
+        log.warn(`${signal} again: exiting without waiting`)
+        process.exit(1)
+      }
+      firstSignalAt = Date.now()
+      log.info(`${signal} received`)
+      running.stop().then(() => resolve(0), (err) => {
+        log.error({ err }, 'shutdown failed')
+        resolve(1)
+      })
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err) => {
+    console.error(`conveyor: ${err instanceof Error ? err.message : String(err)}`)
+    if (process.env.LOG_LEVEL === 'debug' && err instanceof Error) console.error(err.stack)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,219 @@
+// The one place that reads the environment: builds and validates Conveyor's configuration.
+import { existsSync, readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import path from 'node:path'
+import { parseEnv } from 'node:util'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { FormatRegistry } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+if (!FormatRegistry.Has('email')) FormatRegistry.Set('email', (v) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v))
+
+export const DEVELOPMENT_SECRET_KEY = 'conveyor-development-secret-key-change-me-in-production'
+
+const Profile = Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')])
+const Role = Type.Union([Type.Literal('api'), Type.Literal('worker'), Type.Literal('all')])
+const LogLevel = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))
+const Verification = Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('mandatory')])
+const Port = Type.Integer({ minimum: 0, maximum: 65535 })
+const Seconds = Type.Number({ exclusiveMinimum: 0 })
+const Bool = Type.Boolean()
+
+/** Every environment variable Conveyor reads, with its type and default. Declared once. */
+const EnvSchema = Type.Object({
+  NODE_ENV: Type.Optional(Profile),
+  PORT: Type.Optional(Port),
+  HOST: Type.Optional(Type.String({ minLength: 1 })),
+  ROLE: Type.Optional(Role),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  POSTGRES_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  POSTGRES_PORT: Type.Optional(Port),
+  POSTGRES_USER: Type.Optional(Type.String({ minLength: 1 })),
+  POSTGRES_PASSWORD: Type.Optional(Type.String()),
+  POSTGRES_DB: Type.Optional(Type.String({ minLength: 1 })),
+  DATABASE_POOL_SIZE: Type.Optional(Type.Integer({ minimum: 2, maximum: 200 })),
+  DATABASE_WAIT_SECONDS: Type.Optional(Seconds),
+  EMBEDDED_POSTGRES_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  EMBEDDED_POSTGRES_PORT: Type.Optional(Port),
+  SECRET_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  ALLOWED_HOSTS: Type.Optional(Type.String({ minLength: 1 })),
+  ADMIN_EMAIL: Type.Optional(Type.String({ format: 'email' })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  WORKER_THREADS: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  DEFAULT_FROM_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
+  MEDIA_ROOT: Type.Optional(Type.String({ minLength: 1 })),
+  LOG_LEVEL: Type.Optional(LogLevel),
+  BODY_LIMIT_MB: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  UPLOAD_LIMIT_MB: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  SHUTDOWN_GRACE_SECONDS: Type.Optional(Seconds),
+  TOKEN_TTL_HOURS: Type.Optional(Seconds),
+  ACCOUNT_EMAIL_VERIFICATION: Type.Optional(Verification),
+  ALLOW_REGISTRATION: Type.Optional(Bool),
+  FRONTEND_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TRUST_PROXY: Type.Optional(Bool),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  COMMIT_SHA: Type.Optional(Type.String()),
+})
+type Env = Static<typeof EnvSchema>
+
+export type Profile = Static<typeof Profile>
+export type Role = Static<typeof Role>
+
+export interface Config {
+  env: Profile
+  role: Role
+  version: string
+  commit: string
+  host: string
+  port: number
+  /** null: development without a configured database, so an embedded PostgreSQL is started. */
+  databaseUrl: string | null
+  databasePoolSize: number
+  databaseWaitSeconds: number
+  embeddedPostgres: { dir: string; port: number }
+  secretKey: string
+  allowedHosts: string[]
+  admin: { email: string; password: string } | null
+  workerThreads: number
+  smtpUrl: string | null
+  defaultFromEmail: string
+  mediaRoot: string
+  logLevel: Static<typeof LogLevel>
+  bodyLimit: number
+  uploadLimit: number
+  shutdownGraceSeconds: number
+  tokenTtlSeconds: number
+  emailVerification: Static<typeof Verification>
+  allowRegistration: boolean
+  frontendUrl: string | null
+  trustProxy: boolean
+  metricsToken: string | null
+  /** Project root: relative paths in the environment are resolved against it. */
+  root: string
+}
+
+/** Thrown when the environment is invalid; `problems` holds one line per bad variable. */
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+export const projectRoot = path.resolve(import.meta.dirname, '..')
+
+/** Reads `.env` (if present) under the real environment: a variable set in the environment wins. */
+export function readEnv(root = projectRoot, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const file = path.join(root, '.env')
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {}
+  return { ...fromFile, ...env }
+}
+
+/** Converts the strings of the environment to the schema's types, without guessing beyond it. */
+function convert(name: string, raw: string, schema: TSchema): unknown {
+  const props = EnvSchema.properties as Record<string, TSchema>
+  const type = (props[name] ?? schema).type
+  if (type === 'integer' || type === 'number') return raw.trim() === '' ? raw : Number(raw)
+  if (type === 'boolean') {
+    const v = raw.trim().toLowerCase()
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true
+    if (['0', 'false', 'no', 'off'].includes(v)) return false
+    return raw
+  }
+  return raw
+}
+
+function describe(schema: TSchema): string {
+  if (schema.anyOf) return `one of ${schema.anyOf.map((s: TSchema) => s.const).join(', ')}`
+  if (schema.type === 'integer') {
+    const range = schema.minimum !== undefined ? ` between ${schema.minimum} and ${schema.maximum}` : ''
+    return `an integer${range}`
+  }
+  if (schema.type === 'number') return 'a positive number'
+  if (schema.type === 'boolean') return 'true or false'
+  if (schema.format === 'email') return 'an e-mail address'
+  if (schema.pattern) return `a value matching ${schema.pattern}`
+  return 'a non-empty string'
+}
+
+/** Builds the configuration from an environment; throws ConfigError naming every problem. */
+export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(), root = projectRoot): Config {
+  const problems: string[] = []
+  const env: Record<string, unknown> = {}
+  for (const [name, schema] of Object.entries(EnvSchema.properties as Record<string, TSchema>)) {
+    const raw = rawEnv[name]
+    if (raw === undefined || raw === '') continue
+    const value = convert(name, raw, schema)
+    if (!Value.Check(schema, value)) problems.push(`${name}: must be ${describe(schema)} (got ${JSON.stringify(raw)})`)
+    else env[name] = value
+  }
+  const e = env as Env
+  const profile = e.NODE_ENV ?? 'development'
+  const production = profile === 'production'
+
+  let databaseUrl = e.DATABASE_URL ?? null
+  if (!databaseUrl && e.POSTGRES_HOST) {
+    const user = encodeURIComponent(e.POSTGRES_USER ?? 'postgres')
+    const password = e.POSTGRES_PASSWORD ? `:${encodeURIComponent(e.POSTGRES_PASSWORD)}` : ''
+    const db = encodeURIComponent(e.POSTGRES_DB ?? 'conveyor')
+    databaseUrl = `postgres://${user}${password}@${e.POSTGRES_HOST}:${e.POSTGRES_PORT ?? 5432}/${db}`
+  }
+  if (!databaseUrl && profile !== 'development') {
+    problems.push(`DATABASE_URL: required in ${profile} (or POSTGRES_HOST with POSTGRES_PORT/USER/PASSWORD/DB); the embedded PostgreSQL is for development only`)
+  }
+
+  const secretKey = e.SECRET_KEY ?? DEVELOPMENT_SECRET_KEY
+  if (production) {
+    if (!e.SECRET_KEY) problems.push('SECRET_KEY: required in production')
+    else if (secretKey === DEVELOPMENT_SECRET_KEY) problems.push('SECRET_KEY: the development default is refused in production')
+    else if (secretKey.length < 32) problems.push('SECRET_KEY: must be at least 32 characters in production')
+    if (!e.ALLOWED_HOSTS) problems.push('ALLOWED_HOSTS: required in production (comma-separated host names, or *)')
+  }
+  if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined) && !problems.some((p) => p.startsWith('ADMIN_'))) {
+    problems.push(`${e.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'}: required when ${e.ADMIN_EMAIL ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'} is set`)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  const resolve = (p: string) => path.resolve(root, p)
+  return {
+    env: profile,
+    role: e.ROLE ?? 'all',
+    version: readVersion(root),
+    commit: e.COMMIT_SHA ?? 'unknown',
+    host: e.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
+    port: e.PORT ?? 8000,
+    databaseUrl,
+    databasePoolSize: e.DATABASE_POOL_SIZE ?? 20,
+    databaseWaitSeconds: e.DATABASE_WAIT_SECONDS ?? 60,
+    embeddedPostgres: { dir: resolve(e.EMBEDDED_POSTGRES_DIR ?? '.data/postgres'), port: e.EMBEDDED_POSTGRES_PORT ?? 54329 },
+    secretKey,
+    allowedHosts: (e.ALLOWED_HOSTS ?? '*').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+    admin: e.ADMIN_EMAIL && e.ADMIN_PASSWORD ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : null,
+    workerThreads: e.WORKER_THREADS ?? availableParallelism(),
+    smtpUrl: e.SMTP_URL ?? null,
+    defaultFromEmail: e.DEFAULT_FROM_EMAIL ?? 'Conveyor <noreply@localhost>',
+    mediaRoot: resolve(e.MEDIA_ROOT ?? '.data/media'),
+    logLevel: e.LOG_LEVEL ?? (profile === 'test' ? 'silent' : 'info'),
+    bodyLimit: Math.round((e.BODY_LIMIT_MB ?? 10) * 1024 * 1024),
+    uploadLimit: Math.round((e.UPLOAD_LIMIT_MB ?? 100) * 1024 * 1024),
+    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS ?? 25,
+    tokenTtlSeconds: Math.round((e.TOKEN_TTL_HOURS ?? 24 * 14) * 3600),
+    emailVerification: e.ACCOUNT_EMAIL_VERIFICATION ?? 'optional',
+    allowRegistration: e.ALLOW_REGISTRATION ?? true,
+    frontendUrl: e.FRONTEND_URL ?? null,
+    trustProxy: e.TRUST_PROXY ?? false,
+    metricsToken: e.METRICS_TOKEN ?? null,
+    root,
+  }
+}
+
+function readVersion(root: string): string {
+  try {
+    return JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version as string
+  } catch {
+    return '0.0.0'
+  }
+}

@@ -1,0 +1,106 @@
+// Start-up and shutdown, in the order DESIGN.md gives: config → database → migrations → one-time
+// setup → superuser → roles; on a signal, the same in reverse with a grace period.
+import type { FastifyInstance } from 'fastify'
+import { createDb } from '../db/index.ts'
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.ts'
+import { migrateToLatest } from '../db/migrate.ts'
+import { waitForDatabase } from '../db/wait.ts'
+import { runSetup } from '../seeds/index.ts'
+import { startEngine, type Engine } from '../worker/index.ts'
+import { buildApp } from './app.ts'
+import type { Config } from './config.ts'
+import type { Logger } from './logger.ts'
+import { openServices, type Services } from './services.ts'
+import { upsertSuperuser } from './accounts/users.ts'
+
+export interface Database {
+  url: string
+  embedded: EmbeddedPostgres | null
+}
+
+/** Starts the embedded PostgreSQL, or waits for the configured one. */
+export async function connectDatabase(config: Config, log: Logger): Promise<Database> {
+  if (config.databaseUrl) {
+    await waitForDatabase(config.databaseUrl, { timeoutSeconds: config.databaseWaitSeconds, log })
+    return { url: config.databaseUrl, embedded: null }
+  }
+  log.info('No DATABASE_URL or POSTGRES_HOST: using the embedded PostgreSQL (development only)')
+  const embedded = await startEmbeddedPostgres(config.embeddedPostgres.dir, config.embeddedPostgres.port, log)
+  return { url: embedded.url, embedded }
+}
+
+/** Runs `fn` with a short-lived Kysely on the database (for the CLI's one-shot commands). */
+export async function withDb<T>(url: string, fn: (db: ReturnType<typeof createDb>) => Promise<T>): Promise<T> {
+  const db = createDb(url, { max: 2, applicationName: 'conveyor-cli' })
+  try {
+    return await fn(db)
+  } finally {
+    await db.destroy()
+  }
+}
+
+export async function migrate(url: string, log: Logger): Promise<void> {
+  const applied = await withDb(url, migrateToLatest)
+  log.info(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date')
+}
+
+export async function ensureSuperuser(services: Pick<Services, 'db' | 'log'>, admin: Config['admin']): Promise<void> {
+  if (!admin) return
+  const { created } = await upsertSuperuser(services.db, admin.email, admin.password)
+  services.log.info(`${created ? 'Created' : 'Updated'} superuser ${admin.email}`)
+}
+
+export interface Running {
+  app: FastifyInstance | null
+  services: Services
+  url: string | null
+  /** Graceful stop: stop accepting, finish in-flight work within the grace period, close. */
+  stop(): Promise<void>
+}
+
+export async function start(config: Config, log: Logger): Promise<Running> {
+  const database = await connectDatabase(config, log)
+  let services: Services | undefined
+  let app: FastifyInstance | null = null
+  let engine: Engine | null = null
+  try {
+    await migrate(database.url, log)
+    services = await openServices(config, log, database.url)
+    await runSetup(services.db, { config, log })
+    await ensureSuperuser(services, config.admin)
+
+    const runsApi = config.role !== 'worker'
+    const runsWorker = config.role !== 'api'
+    if (runsWorker) engine = await startEngine(services)
+    let url: string | null = null
+    if (runsApi) {
+      app = await buildApp(services)
+      url = await app.listen({ host: config.host, port: config.port })
+    }
+    log.info(`Conveyor ${config.version} ready: ${url ?? 'no HTTP (worker role)'} role=${config.role} env=${config.env} threads=${runsWorker ? config.workerThreads : 0}`)
+
+    let stopping: Promise<void> | undefined
+    const s = services
+    return {
+      app, services: s, url,
+      stop() {
+        stopping ??= (async () => {
+          log.info('Shutting down: no new requests; finishing in-flight work')
+          const grace = config.shutdownGraceSeconds * 1000
+          const closeApp = app ? Promise.race([app.close(), new Promise((r) => setTimeout(r, grace).unref())]) : Promise.resolve()
+          await Promise.all([closeApp, engine?.stop()])
+          await s.close()
+          await database.embedded?.stop()
+          log.info('Shutdown complete')
+        })()
+        return stopping
+      },
+    }
+  } catch (err) {
+    await app?.close().catch(() => {})
+    await engine?.stop().catch(() => {})
+    await services?.close().catch(() => {})
+    await database.embedded?.stop()
+    throw err
+  }
+}

@@ -1,0 +1,83 @@
+// Test helpers: build the real app on its own database (cloned from the migrated template).
+import type { Test } from 'tap'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import { buildApp } from '../server/app.ts'
+import { loadConfig, projectRoot, type Config } from '../server/config.ts'
+import { createLogger } from '../server/logger.ts'
+import { openServices, type Services } from '../server/services.ts'
+import { createUser, type NewUserInput } from '../server/accounts/users.ts'
+import { createSession } from '../server/accounts/sessions.ts'
+import type { User } from '../db/types.ts'
+import { cloneTemplate, dropDatabase } from './setup/database.ts'
+
+export const adminUrl = (): string => {
+  const url = process.env.CONVEYOR_TEST_ADMIN_URL
+  if (!url) throw new Error('Run the tests with `npm test` (it prepares the database); or set CONVEYOR_TEST_ADMIN_URL and CONVEYOR_TEST_TEMPLATE')
+  return url
+}
+
+/** A fresh database for one test; dropped when the test ends (kept if KEEP_TEST_DB is set). */
+export async function testDatabase(t: Test): Promise<{ name: string; url: string }> {
+  const admin = adminUrl()
+  const db = await cloneTemplate(admin, process.env.CONVEYOR_TEST_TEMPLATE!)
+  t.teardown(async () => {
+    if (process.env.KEEP_TEST_DB) t.comment(`kept database ${db.name}`)
+    else await dropDatabase(admin, db.name)
+  })
+  return db
+}
+
+export function testConfig(url: string, env: Record<string, string> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', DATABASE_URL: url, WORKER_THREADS: '2', ...env }, projectRoot)
+}
+
+export interface Built {
+  app: FastifyInstance
+  services: Services
+  config: Config
+  url: string
+}
+
+export interface BuildOptions {
+  /** Environment variables on top of the test profile's. */
+  env?: Record<string, string>
+  /** Extra routes a test needs, added before the app is ready. */
+  routes?: (app: FastifyInstance) => void
+}
+
+/** Builds the real app (real PostgreSQL, real pg-boss) and closes it when the test ends. */
+export async function build(t: Test, options: BuildOptions = {}): Promise<Built> {
+  const { url } = await testDatabase(t)
+  const config = testConfig(url, options.env)
+  const services = await openServices(config, createLogger(config), url)
+  const app = await buildApp(services)
+  options.routes?.(app)
+  await app.ready()
+  t.teardown(async () => {
+    await app.close()
+    await services.close()
+  })
+  return { app, services, config, url }
+}
+
+let counter = 0
+/** Creates a user straight in the database, with a session and its API key. */
+export async function userWithToken(built: Built, input: Partial<NewUserInput> = {}): Promise<{ user: User; token: string; headers: Record<string, string> }> {
+  const user = await createUser(built.services.db, {
+    email: input.email ?? `user${++counter}-${process.pid}@example.com`,
+    password: input.password ?? 'a long enough passphrase',
+    emailVerified: true,
+    ...input,
+  })
+  const session = await createSession(built.services.db, user.id, built.config.tokenTtlSeconds)
+  const token = built.app.issueToken(session)
+  return { user, token, headers: { authorization: `Bearer ${token}` } }
+}
+
+/** app.inject with the JSON body parsed. */
+export async function api(app: FastifyInstance, options: InjectOptions): Promise<LightMyRequestResponse & { body: string; data: any }> {
+  const res = await app.inject(options)
+  let data: unknown
+  try { data = res.json() } catch { data = undefined }
+  return Object.assign(res, { data })
+}

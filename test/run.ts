@@ -1,0 +1,79 @@
+// `npm test`: the type check, then every test file under tap against a real PostgreSQL:
+// TEST_DATABASE_URL when given (CI points it at the machine's server), else an embedded one.
+// Ends with one line "N passed, M failed" (top-level subtests of every file, plus the type check).
+import { spawn } from 'node:child_process'
+import { existsSync, promises as fs } from 'node:fs'
+import path from 'node:path'
+import { Parser } from 'tap-parser'
+import { startEmbeddedPostgres } from '../db/embedded.ts'
+import { createTemplate, adminQuery } from './setup/database.ts'
+
+const root = path.resolve(import.meta.dirname, '..')
+const bin = (name: string) => path.join(root, 'node_modules', '.bin', name)
+const log = { info: (m: string) => console.log(`# ${m}`), warn: (m: string) => console.log(`# ${m}`) }
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: 'inherit', env, cwd: root })
+    child.on('error', reject)
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)))
+  })
+}
+
+async function countResults(dir: string): Promise<{ pass: number; fail: number }> {
+  const totals = { pass: 0, fail: 0 }
+  if (!existsSync(dir)) return totals
+  const files = (await fs.readdir(dir, { recursive: true })).filter((f) => f.endsWith('.tap'))
+  for (const f of files) {
+    const text = await fs.readFile(path.join(dir, f), 'utf8')
+    const result = await new Promise<{ pass: number; fail: number }>((resolve) => {
+      const parser = new Parser((r) => resolve({ pass: r.pass, fail: r.fail }))
+      parser.end(text)
+    })
+    totals.pass += result.pass
+    totals.fail += result.fail
+  }
+  return totals
+}
+
+async function main(): Promise<number> {
+  const files = process.argv.slice(2)
+  let passed = 0
+  let failed = 0
+  if (files.length === 0) {
+    console.log('# type check (tsc --noEmit)')
+    const ok = (await run(bin('tsc'), ['-p', '.'])) === 0
+    if (ok) passed++; else failed++
+    console.log(`# type check ${ok ? 'passed' : 'FAILED'}`)
+  }
+
+  let adminUrl = process.env.TEST_DATABASE_URL
+  const embedded = adminUrl ? null : await startEmbeddedPostgres(path.join(root, '.data', 'test-postgres'), 54330, log)
+  adminUrl ??= embedded!.url
+  const template = `conveyor_tpl_${process.pid}`
+  try {
+    await createTemplate(adminUrl, template)
+    const resultsDir = path.join(root, '.tap', 'test-results')
+    await fs.rm(resultsDir, { recursive: true, force: true })
+    const code = await run(bin('tap'), files, {
+      ...process.env,
+      CONVEYOR_TEST_ADMIN_URL: adminUrl,
+      CONVEYOR_TEST_TEMPLATE: template,
+    })
+    const counted = await countResults(resultsDir)
+    passed += counted.pass
+    failed += counted.fail
+    if (code !== 0 && counted.fail === 0) failed++ // a file crashed outside any subtest
+  } finally {
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`).catch(() => {})
+    await embedded?.stop()
+  }
+  console.log(`${passed} passed, ${failed} failed`)
+  return failed === 0 ? 0 : 1
+}
+
+main().then((code) => { process.exitCode = code }, (err) => {
+  console.error(err)
+  console.log('0 passed, 1 failed')
+  process.exitCode = 1
+})
