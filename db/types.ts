@@ -38,6 +38,9 @@ export interface Database {
   setup_flags: SetupFlagTable
   users: UserTable
   sessions: SessionTable
+  // accounts tables (issue 3) go here
+  // job engine tables (issue 4) go here
+  // schedules tables (issue 5) go here
 }
 
 export type User = Selectable<UserTable>
