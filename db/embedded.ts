@@ -85,7 +85,12 @@ export async function startEmbeddedPostgres(dir: string, port: number, log: Embe
 
   if (!existsSync(path.join(dir, 'PG_VERSION'))) {
     log.info(`Initialising embedded PostgreSQL in ${dir} (first start)`)
-    await run(bin.initdb, ['--pgdata', dir, '--auth', 'trust', '--username', USER, '--encoding', 'UTF8', '--no-locale'], owner)
+    await run(bin.initdb, ['--pgdata', dir, '--auth', 'trust', '--username', USER, '--encoding', 'UTF8', '--no-locale'], owner).catch((err: Error) => {
+      if (owner && /Permission denied/.test(err.message)) {
+        throw new Error(`Running as root, the embedded PostgreSQL runs as the "${USER}" user, which cannot reach ${dir}: make its parent folders readable (chmod o+x) or set EMBEDDED_POSTGRES_DIR`, { cause: err })
+      }
+      throw err
+    })
   } else {
     await stopStale(dir, log)
   }

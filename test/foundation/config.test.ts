@@ -1,0 +1,75 @@
+// Configuration: one validated object from the environment; bad settings name every problem.
+import t from 'tap'
+import { ConfigError, DEVELOPMENT_SECRET_KEY, loadConfig } from '../../server/config.ts'
+
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  return []
+}
+
+t.test('development is the default profile and needs nothing configured', async (t) => {
+  const c = loadConfig({})
+  t.equal(c.env, 'development')
+  t.equal(c.databaseUrl, null, 'no database configured: the embedded one will be used')
+  t.equal(c.port, 8000)
+  t.equal(c.role, 'all')
+  t.ok(c.workerThreads >= 1)
+  t.equal(c.secretKey, DEVELOPMENT_SECRET_KEY)
+})
+
+t.test('DATABASE_URL is built from POSTGRES_* parts, with the password encoded', async (t) => {
+  const c = loadConfig({ POSTGRES_HOST: 'db', POSTGRES_USER: 'app', POSTGRES_PASSWORD: 'p@ss/word', POSTGRES_DB: 'conv', POSTGRES_PORT: '6543' })
+  t.equal(c.databaseUrl, 'postgres://app:p%40ss%2Fword@db:6543/conv')
+  const whole = loadConfig({ DATABASE_URL: 'postgres://x@h/d', POSTGRES_HOST: 'ignored' })
+  t.equal(whole.databaseUrl, 'postgres://x@h/d', 'a whole DATABASE_URL wins')
+})
+
+t.test('each bad variable is reported on its own line, all at once', async (t) => {
+  const problems = problemsOf({ PORT: 'eighty', ROLE: 'boss', WORKER_THREADS: '0', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' })
+  t.equal(problems.length, 5)
+  for (const expected of [/^PORT: must be an integer between 0 and 65535 \(got "eighty"\)$/, /^ROLE: must be one of api, worker, all \(got "boss"\)$/,
+    /^WORKER_THREADS: must be an integer between 1 and 256/, /^LOG_LEVEL: must be one of fatal, error/, /^DATABASE_URL: must be a value matching/]) {
+    t.ok(problems.some((p) => expected.test(p)), `reports ${expected}`)
+  }
+})
+
+t.test('booleans accept the usual spellings and nothing else', async (t) => {
+  t.equal(loadConfig({ ALLOW_REGISTRATION: 'false' }).allowRegistration, false)
+  t.equal(loadConfig({ ALLOW_REGISTRATION: 'YES' }).allowRegistration, true)
+  t.match(problemsOf({ ALLOW_REGISTRATION: 'maybe' }), [/^ALLOW_REGISTRATION: must be true or false/])
+})
+
+t.test('production requires an external database, a real SECRET_KEY and ALLOWED_HOSTS', async (t) => {
+  const problems = problemsOf({ NODE_ENV: 'production' })
+  t.ok(problems.some((p) => p.startsWith('DATABASE_URL: required in production')))
+  t.ok(problems.some((p) => p === 'SECRET_KEY: required in production'))
+  t.ok(problems.some((p) => p.startsWith('ALLOWED_HOSTS: required in production')))
+  const devKey = problemsOf({ NODE_ENV: 'production', DATABASE_URL: 'postgres://h/d', SECRET_KEY: DEVELOPMENT_SECRET_KEY, ALLOWED_HOSTS: 'x.org' })
+  t.same(devKey, ['SECRET_KEY: the development default is refused in production'])
+  const ok = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://h/d', SECRET_KEY: 'k'.repeat(40), ALLOWED_HOSTS: 'x.org' })
+  t.equal(ok.host, '0.0.0.0')
+  t.same(ok.allowedHosts, ['x.org'])
+})
+
+t.test('ADMIN_EMAIL and ADMIN_PASSWORD come together', async (t) => {
+  t.same(problemsOf({ ADMIN_EMAIL: 'root@example.com' }), ['ADMIN_PASSWORD: required when ADMIN_EMAIL is set'])
+  t.match(problemsOf({ ADMIN_EMAIL: 'not-an-email', ADMIN_PASSWORD: 'x' }), [/^ADMIN_EMAIL: must be an e-mail address/])
+  t.same(loadConfig({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'pw' }).admin, { email: 'root@example.com', password: 'pw' })
+})
+
+t.test('the CLI prints one line per problem and exits 2', async (t) => {
+  const { spawnSync } = await import('node:child_process')
+  const r = spawnSync(process.execPath, ['server/cli.ts', 'start'], {
+    env: { PATH: process.env.PATH, PORT: 'x', NODE_ENV: 'production' }, encoding: 'utf8', timeout: 30_000,
+  })
+  t.equal(r.status, 2)
+  const lines = r.stderr.trim().split('\n')
+  t.ok(lines.length >= 4, 'one line per problem')
+  t.ok(lines.every((l) => l.startsWith('config error: ')), r.stderr)
+  t.ok(lines.some((l) => l.includes('PORT: must be an integer')))
+})
