@@ -41,8 +41,8 @@ async function main(): Promise<number> {
   let passed = 0
   let failed = 0
   if (files.length === 0) {
-    console.log('# type check (tsc --noEmit)')
-    const ok = (await run(bin('tsc'), ['-p', '.'])) === 0
+    console.log('# type check (server: tsc, client: vue-tsc)')
+    const ok = (await run(bin('tsc'), ['-p', '.'])) === 0 && (await run(bin('vue-tsc'), ['-p', 'client/tsconfig.json'])) === 0
     if (ok) passed++; else failed++
     console.log(`# type check ${ok ? 'passed' : 'FAILED'}`)
   }
