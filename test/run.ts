@@ -20,12 +20,31 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
   })
 }
 
-async function countResults(dir: string): Promise<{ pass: number; fail: number }> {
+/** The test files tap runs for these arguments (files or folders; none: every test file). */
+async function testFiles(args: string[]): Promise<string[]> {
+  const roots = args.length > 0 ? args : ['test']
+  const found: string[] = []
+  for (const r of roots) {
+    const stat = await fs.stat(path.resolve(root, r))
+    if (stat.isFile()) found.push(path.relative(root, path.resolve(root, r)))
+    else for (const f of await fs.readdir(path.resolve(root, r), { recursive: true })) {
+      if (f.endsWith('.test.ts')) found.push(path.relative(root, path.resolve(root, r, f)))
+    }
+  }
+  return found
+}
+
+/** Counts the top-level subtests in each file's saved TAP; a file without fresh results failed. */
+async function countResults(dir: string, files: string[], since: number): Promise<{ pass: number; fail: number }> {
   const totals = { pass: 0, fail: 0 }
-  if (!existsSync(dir)) return totals
-  const files = (await fs.readdir(dir, { recursive: true })).filter((f) => f.endsWith('.tap'))
   for (const f of files) {
-    const text = await fs.readFile(path.join(dir, f), 'utf8')
+    const saved = path.join(dir, `${f}.tap`)
+    if (!existsSync(saved) || (await fs.stat(saved)).mtimeMs < since) {
+      console.log(`# no results from ${f}`)
+      totals.fail++
+      continue
+    }
+    const text = await fs.readFile(saved, 'utf8')
     const result = await new Promise<{ pass: number; fail: number }>((resolve) => {
       const parser = new Parser((r) => resolve({ pass: r.pass, fail: r.fail }))
       parser.end(text)
@@ -54,13 +73,14 @@ async function main(): Promise<number> {
   try {
     await createTemplate(adminUrl, template)
     const resultsDir = path.join(root, '.tap', 'test-results')
-    await fs.rm(resultsDir, { recursive: true, force: true })
-    const code = await run(bin('tap'), files, {
+    const started = Date.now()
+    const selected = await testFiles(files)
+    const code = await run(bin('tap'), files.length > 0 ? selected : [], {
       ...process.env,
       CONVEYOR_TEST_ADMIN_URL: adminUrl,
       CONVEYOR_TEST_TEMPLATE: template,
     })
-    const counted = await countResults(resultsDir)
+    const counted = await countResults(resultsDir, selected, started)
     passed += counted.pass
     failed += counted.fail
     if (code !== 0 && counted.fail === 0) failed++ // a file crashed outside any subtest
