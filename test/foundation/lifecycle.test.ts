@@ -6,6 +6,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import type { Test } from 'tap'
 import { startEmbeddedPostgres } from '../../db/embedded.ts'
 import { migrateToLatest } from '../../db/migrate.ts'
 import { createDb } from '../../db/index.ts'
@@ -15,7 +16,6 @@ import { openServices } from '../../server/services.ts'
 import { testConfig } from '../helper.ts'
 
 const quiet = { info() {}, warn() {} }
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -82,7 +82,7 @@ t.test('a fresh start with no database uses the embedded PostgreSQL; a restart r
   t.match(first.output(), /Loaded fixture dev_demo_user\.ts/)
   const res = await fetch(`http://127.0.0.1:${env.PORT}/api/v1/version-info/`)
   t.equal(res.status, 200)
-  t.same(Object.keys(await res.json()).sort(), ['commit', 'environment', 'version'])
+  t.same(Object.keys(await res.json() as object).sort(), ['commit', 'environment', 'version'])
   first.child.kill('SIGINT')
   t.equal(await first.exited, 0, 'Ctrl-C exits cleanly')
   t.match(first.output(), /Shutdown complete/)

@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
+import type { Test } from 'tap'
 import { sql } from 'kysely'
 import { createDb } from '../../db/index.ts'
 import { runSetup } from '../../seeds/index.ts'
@@ -32,7 +33,6 @@ async function openDb(t: Test) {
   t.teardown(() => db.destroy())
   return { url, db }
 }
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('fixtures load once: a second run skips them', async (t) => {
   const { url, db } = await openDb(t)
