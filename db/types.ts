@@ -34,17 +34,75 @@ export interface SessionTable {
   user_agent: string | null
 }
 
+export interface AuthThrottleTable {
+  key: string
+  window_start: Timestamp
+  hits: Generated<number>
+  expires_at: Timestamp
+}
+
+export type RequestStatus = 'pending' | 'processing' | 'completed' | 'failed' | 'cancelled'
+export interface UploadInfo { name: string; size: number; content_type: string }
+export interface OutputFileInfo { name: string; size: number; content_type: string }
+
+export interface ProcessingRequestTable {
+  id: Generated<string>
+  owner_id: number
+  feature: string
+  input: Json<Record<string, unknown>>
+  upload: ColumnType<UploadInfo | null, string | null | undefined, string | null>
+  status: ColumnType<RequestStatus, RequestStatus | undefined, RequestStatus>
+  progress: Generated<number>
+  attempts: Generated<number>
+  error_message: string | null
+  job_id: string | null
+  schedule_id: string | null
+  idempotency_key: string | null
+  created_at: CreatedAt
+  started_at: NullableTimestamp
+  finished_at: NullableTimestamp
+}
+
+export interface ProcessingResultTable {
+  request_id: string
+  data: Json<unknown>
+  files: ColumnType<OutputFileInfo[], string | undefined, string>
+  created_at: CreatedAt
+}
+
+export interface ScheduleTable {
+  id: Generated<string>
+  name: string
+  feature: string
+  cron: string
+  timezone: Generated<string>
+  input: Json<Record<string, unknown>>
+  enabled: Generated<boolean>
+  description: Generated<string>
+  owner_id: number
+  last_run_at: NullableTimestamp
+  total_run_count: Generated<number>
+  created_at: CreatedAt
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
 export interface Database {
   setup_flags: SetupFlagTable
   users: UserTable
   sessions: SessionTable
   // accounts tables (issue 3) go here
+  auth_throttles: AuthThrottleTable
   // job engine tables (issue 4) go here
-  // schedules tables (issue 5) go here
+  processing_requests: ProcessingRequestTable
+  processing_results: ProcessingResultTable
+  schedules: ScheduleTable
 }
 
 export type User = Selectable<UserTable>
 export type NewUser = Insertable<UserTable>
 export type UserUpdate = Updateable<UserTable>
 export type Session = Selectable<SessionTable>
+export type Schedule = Selectable<ScheduleTable>
+export type ProcessingRequest = Selectable<ProcessingRequestTable>
+export type ProcessingResult = Selectable<ProcessingResultTable>
 export type { Json }

@@ -12,6 +12,7 @@ import { validatorCompiler } from './http/validation.ts'
 import openapi from './http/openapi.ts'
 import security from './http/security.ts'
 import accounts from './accounts/plugin.ts'
+import accountRoutes from './accounts/routes/index.ts'
 import systemRoutes from './routes/system.ts'
 import spa from './spa.ts'
 import type { Logger } from './logger.ts'
@@ -19,6 +20,8 @@ import type { Logger } from './logger.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
+    /** The database actually used: for connections of their own, such as LISTEN. */
+    databaseUrl: string
     db: Db
     boss: PgBoss
   }
@@ -26,6 +29,7 @@ declare module 'fastify' {
 
 export interface AppDeps {
   config: Config
+  databaseUrl: string
   db: Db
   boss: PgBoss
   log: Logger
@@ -52,6 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('config', config)
+  app.decorate('databaseUrl', deps.databaseUrl)
   app.decorate('db', deps.db)
   app.decorate('boss', deps.boss)
   app.setValidatorCompiler(validatorCompiler)
@@ -87,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(security)
   await app.register(openapi)
   await app.register(accounts)
+  await app.register(accountRoutes)
   await app.register(systemRoutes)
   await app.register(spa)
 

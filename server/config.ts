@@ -18,6 +18,8 @@ const Verification = Type.Union([Type.Literal('none'), Type.Literal('optional'),
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 const Seconds = Type.Number({ exclusiveMinimum: 0 })
 const Bool = Type.Boolean()
+/** A rate limit: "5/5m" is 5 per 5 minutes, "10/m" 10 per minute (units s, m, h, d); "0/m" turns it off. */
+const Rate = Type.String({ pattern: '^\\d+/([1-9]\\d*)?[smhd]$' })
 
 /** Every environment variable Conveyor reads, with its type and default. Declared once. */
 const EnvSchema = Type.Object({
@@ -40,6 +42,10 @@ const EnvSchema = Type.Object({
   ADMIN_EMAIL: Type.Optional(Type.String({ format: 'email' })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   WORKER_THREADS: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  WORKER_MEMORY_LIMIT_MB: Type.Optional(Type.Integer({ minimum: 16, maximum: 65536 })),
+  FEATURE_MODULES: Type.Optional(Type.String({ minLength: 1 })),
+  JOB_HEARTBEAT_SECONDS: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600 })),
+  JOB_CANCEL_GRACE_SECONDS: Type.Optional(Seconds),
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   DEFAULT_FROM_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
   MEDIA_ROOT: Type.Optional(Type.String({ minLength: 1 })),
@@ -51,6 +57,16 @@ const EnvSchema = Type.Object({
   ACCOUNT_EMAIL_VERIFICATION: Type.Optional(Verification),
   ALLOW_REGISTRATION: Type.Optional(Bool),
   FRONTEND_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  AUTH_CACHE_SECONDS: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+  PASSWORD_RESET_TIMEOUT_HOURS: Type.Optional(Seconds),
+  EMAIL_VERIFICATION_EXPIRE_HOURS: Type.Optional(Seconds),
+  THROTTLE_LOGIN_FAILURES_PER_EMAIL: Type.Optional(Rate),
+  THROTTLE_LOGIN_FAILURES_PER_IP: Type.Optional(Rate),
+  THROTTLE_REGISTRATION_PER_IP: Type.Optional(Rate),
+  THROTTLE_EMAIL_REQUESTS_PER_IP: Type.Optional(Rate),
+  THROTTLE_EMAIL_REQUESTS_PER_EMAIL: Type.Optional(Rate),
+  SCHEDULER_INTERVAL_SECONDS: Type.Optional(Type.Integer({ minimum: 1, maximum: 45 })),
+  RETENTION_DAYS: Type.Optional(Seconds),
   TRUST_PROXY: Type.Optional(Bool),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   COMMIT_SHA: Type.Optional(Type.String()),
@@ -59,6 +75,7 @@ type Env = Static<typeof EnvSchema>
 
 export type Profile = Static<typeof Profile>
 export type Role = Static<typeof Role>
+export interface Rate { limit: number; seconds: number }
 
 export interface Config {
   env: Profile
@@ -76,6 +93,14 @@ export interface Config {
   allowedHosts: string[]
   admin: { email: string; password: string } | null
   workerThreads: number
+  /** Old-generation heap limit of each worker thread: a thread past it fails its own job only. */
+  workerMemoryLimitMb: number
+  /** Extra feature files (absolute paths) registered next to the built-in ones. */
+  featureModules: string[]
+  /** A running job's pg-boss heartbeat; a job silent for this long is presumed lost and recovered. */
+  jobHeartbeatSeconds: number
+  /** How long a cancelled job's thread may take to stop on its own before it is terminated. */
+  jobCancelGraceSeconds: number
   smtpUrl: string | null
   defaultFromEmail: string
   mediaRoot: string
@@ -87,6 +112,21 @@ export interface Config {
   emailVerification: Static<typeof Verification>
   allowRegistration: boolean
   frontendUrl: string | null
+  /** How often pg-boss looks for due cron ticks (its cronMonitorIntervalSeconds). */
+  schedulerIntervalSeconds: number
+  /** Requests, results and files older than this are deleted by the retention schedule. */
+  retentionDays: number
+  /** How long an instance may answer a key from its session cache (0: always ask the database). */
+  authCacheSeconds: number
+  passwordResetTimeoutSeconds: number
+  emailVerificationExpireSeconds: number
+  throttle: {
+    loginFailuresPerEmail: Rate
+    loginFailuresPerIp: Rate
+    registrationPerIp: Rate
+    emailRequestsPerIp: Rate
+    emailRequestsPerEmail: Rate
+  }
   trustProxy: boolean
   metricsToken: string | null
   /** Project root: relative paths in the environment are resolved against it. */
@@ -193,6 +233,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
     allowedHosts: (e.ALLOWED_HOSTS ?? '*').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
     admin: e.ADMIN_EMAIL && e.ADMIN_PASSWORD ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : null,
     workerThreads: e.WORKER_THREADS ?? availableParallelism(),
+    workerMemoryLimitMb: e.WORKER_MEMORY_LIMIT_MB ?? 512,
+    featureModules: (e.FEATURE_MODULES ?? '').split(',').map((p) => p.trim()).filter(Boolean).map(resolve),
+    jobHeartbeatSeconds: e.JOB_HEARTBEAT_SECONDS ?? 30,
+    jobCancelGraceSeconds: e.JOB_CANCEL_GRACE_SECONDS ?? 5,
     smtpUrl: e.SMTP_URL ?? null,
     defaultFromEmail: e.DEFAULT_FROM_EMAIL ?? 'Conveyor <noreply@localhost>',
     mediaRoot: resolve(e.MEDIA_ROOT ?? '.data/media'),
@@ -204,10 +248,30 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
     emailVerification: e.ACCOUNT_EMAIL_VERIFICATION ?? 'optional',
     allowRegistration: e.ALLOW_REGISTRATION ?? true,
     frontendUrl: e.FRONTEND_URL ?? null,
+    schedulerIntervalSeconds: e.SCHEDULER_INTERVAL_SECONDS ?? 30,
+    retentionDays: e.RETENTION_DAYS ?? 30,
+    authCacheSeconds: e.AUTH_CACHE_SECONDS ?? 30,
+    passwordResetTimeoutSeconds: Math.round((e.PASSWORD_RESET_TIMEOUT_HOURS ?? 72) * 3600),
+    emailVerificationExpireSeconds: Math.round((e.EMAIL_VERIFICATION_EXPIRE_HOURS ?? 72) * 3600),
+    throttle: {
+      loginFailuresPerEmail: parseRate(e.THROTTLE_LOGIN_FAILURES_PER_EMAIL ?? '5/5m'),
+      loginFailuresPerIp: parseRate(e.THROTTLE_LOGIN_FAILURES_PER_IP ?? '10/m'),
+      registrationPerIp: parseRate(e.THROTTLE_REGISTRATION_PER_IP ?? '20/m'),
+      emailRequestsPerIp: parseRate(e.THROTTLE_EMAIL_REQUESTS_PER_IP ?? '20/m'),
+      emailRequestsPerEmail: parseRate(e.THROTTLE_EMAIL_REQUESTS_PER_EMAIL ?? '5/10m'),
+    },
     trustProxy: e.TRUST_PROXY ?? false,
     metricsToken: e.METRICS_TOKEN ?? null,
     root,
   }
+}
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const
+
+function parseRate(rate: string): Rate {
+  const [limit, period] = rate.split('/') as [string, string]
+  const unit = period.slice(-1) as keyof typeof UNIT_SECONDS
+  return { limit: Number(limit), seconds: Number(period.slice(0, -1) || 1) * UNIT_SECONDS[unit] }
 }
 
 function readVersion(root: string): string {

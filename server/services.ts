@@ -6,6 +6,8 @@ import type { Logger } from './logger.ts'
 
 export interface Services {
   config: Config
+  /** The database actually used (the configured one, or the embedded one's). */
+  databaseUrl: string
   log: Logger
   db: Db
   boss: PgBoss
@@ -38,7 +40,7 @@ export async function openServices(config: Config, log: Logger, databaseUrl: str
   }
   let closing: Promise<void> | undefined
   return {
-    config, log, db, boss,
+    config, databaseUrl, log, db, boss,
     close() {
       closing ??= (async () => {
         await boss.stop({ graceful: true, timeout: config.shutdownGraceSeconds * 1000 }).catch((err) => log.error({ err }, 'pg-boss stop failed'))

@@ -1,24 +1,20 @@
 // Authentication: reads the API key (Bearer / Token header or the HttpOnly cookie), checks its
-// signature and its session, and exposes `app.authenticate` / `app.requireStaff` for routes.
+// signature and its session (through the instance's session cache), and exposes
+// `app.authenticate` / `app.requireStaff` for routes.
 import fp from 'fastify-plugin'
 import cookie from '@fastify/cookie'
 import jwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { HttpError, invalidToken, notAuthenticated, permissionDenied } from '../http/errors.ts'
-import { findSessionUser, type NewSession } from './sessions.ts'
+import { startAuthListener } from './auth-listener.ts'
+import { SessionCache } from './session-cache.ts'
+import { findSessionUser, type NewSession, type SessionUser } from './sessions.ts'
 
 export const TOKEN_COOKIE = 'conveyor_token'
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-export interface AuthUser {
-  id: number
-  email: string
-  name: string
-  is_staff: boolean
-  is_superuser: boolean
-  date_joined: Date
-  session_id: string
-}
+export type AuthUser = SessionUser
 
 export interface TokenPayload {
   sid: string
@@ -43,6 +39,8 @@ declare module 'fastify' {
     /** Sets the key in the HttpOnly cookie the SPA uses. */
     setTokenCookie(reply: FastifyReply, token: string, expiresAt: Date): void
     clearTokenCookie(reply: FastifyReply): void
+    /** This instance's cache of session lookups; `forget()` it after changing sessions or users. */
+    sessionCache: SessionCache
   }
 }
 
@@ -63,24 +61,39 @@ export default fp(async (app) => {
   await app.register(cookie)
   await app.register(jwt, { secret: config.secretKey, sign: { algorithm: 'HS256' }, verify: { algorithms: ['HS256'] } })
 
-  async function authenticate(request: FastifyRequest): Promise<void> {
-    const found = readKey(request)
-    if (!found) throw notAuthenticated()
-    let payload: TokenPayload
+  const cache = new SessionCache(config.authCacheSeconds)
+  app.decorate('sessionCache', cache)
+  if (config.authCacheSeconds > 0) {
+    const listener = startAuthListener({ url: app.databaseUrl, cache, log: app.log })
+    app.addHook('onClose', async () => listener.close())
+    await listener.ready
+  }
+
+  /** The full check of a key not in the cache: signature, expiry, claims, then its session in the database. */
+  async function verifyKey(key: string): Promise<AuthUser> {
+    let payload: TokenPayload & { exp?: number }
     try {
-      payload = app.jwt.verify<TokenPayload>(found.key)
+      payload = app.jwt.verify<TokenPayload & { exp?: number }>(key)
     } catch {
       throw invalidToken()
     }
-    if (typeof payload.sid !== 'string' || !/^[0-9a-f-]{36}$/.test(payload.sid)) throw invalidToken()
-    const user = await findSessionUser(app.db, payload.sid)
-    if (!user || String(user.id) !== payload.sub) throw invalidToken()
+    const { sid, sub, exp } = payload
+    if (typeof sid !== 'string' || !SESSION_ID.test(sid) || typeof sub !== 'string' || !/^\d{1,10}$/.test(sub)) throw invalidToken()
+    const claims = { sessionId: sid, userId: Number(sub), expiresAt: typeof exp === 'number' ? exp * 1000 : Infinity }
+    const user = await cache.load(key, claims, () => findSessionUser(app.db, sid))
+    if (!user) throw invalidToken()
+    return user
+  }
+
+  async function authenticate(request: FastifyRequest): Promise<void> {
+    const found = readKey(request)
+    if (!found) throw notAuthenticated()
+    const user = cache.get(found.key) ?? await verifyKey(found.key)
     // A cookie is sent by the browser on its own: unsafe methods must prove they come from our script.
     if (found.fromCookie && !SAFE_METHODS.has(request.method) && request.headers['x-requested-with'] !== 'XMLHttpRequest') {
       throw new HttpError(403, { detail: 'CSRF check failed.' })
     }
-    const { expires_at: _expires, ...rest } = user
-    request.user = rest
+    request.user = user
   }
 
   app.decorate('authenticate', async (request: FastifyRequest) => authenticate(request))

@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import type { Executor } from '../../db/index.ts'
 import type { User } from '../../db/types.ts'
 import { hashPassword, verifyPassword } from './passwords.ts'
+import { notifyAuthChange } from './sessions.ts'
 
 /** E-mail as stored: trimmed, domain lower-cased (the local part is kept, as Django does). */
 export function normalizeEmail(email: string): string {
@@ -55,6 +56,49 @@ export async function upsertSuperuser(db: Executor, email: string, password: str
     ...(samePassword ? {} : { password: await hashPassword(password) }),
   }).where('id', '=', existing.id).returningAll().executeTakeFirstOrThrow()
   return { user, created: false }
+}
+
+/** The fields of a user that change without touching its password. */
+export interface UserChanges {
+  name?: string
+  is_active?: boolean
+  is_staff?: boolean
+  is_superuser?: boolean
+}
+
+/**
+ * Changes a user and announces it, so every instance reloads the user behind its cached sessions
+ * (a deactivated user's keys stop working at once). Undefined when there is no such user.
+ */
+export async function updateUser(db: Executor, id: number, changes: UserChanges): Promise<User | undefined> {
+  const user = Object.keys(changes).length === 0
+    ? await findUserById(db, id)
+    : await db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst()
+  if (user) await notifyAuthChange(db, { users: [id] })
+  return user
+}
+
+/** Stores a new password (hashed); revoking the user's sessions is the caller's decision. */
+export async function setPassword(db: Executor, id: number, password: string): Promise<void> {
+  await setPasswordHash(db, id, await hashPassword(password))
+}
+
+export async function setPasswordHash(db: Executor, id: number, hash: string): Promise<void> {
+  await db.updateTable('users').set({ password: hash }).where('id', '=', id).execute()
+}
+
+/**
+ * Swaps the password hash only if it is still `expected` (a reset token is valid for one password);
+ * the reset link reached the mailbox, so the address counts as verified too. False when it changed.
+ */
+export async function replacePasswordHash(db: Executor, id: number, expected: string, hash: string): Promise<boolean> {
+  const r = await db.updateTable('users').set({ password: hash, email_verified: true })
+    .where('id', '=', id).where('password', '=', expected).executeTakeFirst()
+  return r.numUpdatedRows > 0n
+}
+
+export async function markEmailVerified(db: Executor, id: number): Promise<void> {
+  await db.updateTable('users').set({ email_verified: true }).where('id', '=', id).execute()
 }
 
 /** The public shape of a user (`GET auth/user/`). */

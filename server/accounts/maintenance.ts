@@ -1,0 +1,16 @@
+// Housekeeping for the accounts tables: expired sessions and finished throttle windows. Cheap and
+// idempotent; meant to run from a periodic job.
+import type { Executor } from '../../db/index.ts'
+import { deleteExpiredSessions } from './sessions.ts'
+
+export interface AuthCleanup {
+  sessions: number
+  throttles: number
+}
+
+/** Deletes expired sessions and throttle counters whose window has ended; returns how many of each. */
+export async function deleteExpiredAuthData(db: Executor, now = new Date()): Promise<AuthCleanup> {
+  const sessions = await deleteExpiredSessions(db, now)
+  const r = await db.deleteFrom('auth_throttles').where('expires_at', '<=', now).executeTakeFirst()
+  return { sessions, throttles: Number(r.numDeletedRows) }
+}
