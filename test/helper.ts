@@ -9,6 +9,7 @@ import { createUser, type NewUserInput } from '../server/accounts/users.ts'
 import { createSession } from '../server/accounts/sessions.ts'
 import type { User } from '../db/types.ts'
 import { cloneTemplate, dropDatabase } from './setup/database.ts'
+import { startEngine, type Engine } from '../worker/index.ts'
 
 export const adminUrl = (): string => {
   const url = process.env.CONVEYOR_TEST_ADMIN_URL
@@ -36,6 +37,8 @@ export interface Built {
   services: Services
   config: Config
   url: string
+  /** The job engine, when built with `engine: true` (stopped before the app closes). */
+  engine: Engine | null
 }
 
 export interface BuildOptions {
@@ -43,6 +46,8 @@ export interface BuildOptions {
   env?: Record<string, string>
   /** Extra routes a test needs, added before the app is ready. */
   routes?: (app: FastifyInstance) => void
+  /** Also start the job engine (worker threads) on the same services. */
+  engine?: boolean
 }
 
 /** Builds the real app (real PostgreSQL, real pg-boss) and closes it when the test ends. */
@@ -53,11 +58,13 @@ export async function build(t: Test, options: BuildOptions = {}): Promise<Built>
   const app = await buildApp(services)
   options.routes?.(app)
   await app.ready()
+  const engine = options.engine ? await startEngine(services) : null
   t.teardown(async () => {
+    await engine?.stop()
     await app.close()
     await services.close()
   })
-  return { app, services, config, url }
+  return { app, services, config, url, engine }
 }
 
 let counter = 0

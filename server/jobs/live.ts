@@ -1,0 +1,106 @@
+// Live request events: ONE LISTEN connection per process (pg-boss's reconnecting listener) on the
+// channel the processing_requests trigger notifies, fanned out in memory to SSE streams and the engine.
+import type { PgBoss } from 'pg-boss'
+import type { FastifyBaseLogger } from 'fastify'
+import type { StatusFields } from './repository.ts'
+
+export const REQUESTS_CHANNEL = 'conveyor_requests'
+
+/** The trigger's payload: the status fields plus the owner. */
+export interface RequestEvent extends StatusFields { owner_id: number }
+
+type Listener = (event: RequestEvent) => void
+
+export class RequestEvents {
+  readonly #byId = new Map<string, Set<Listener>>()
+  readonly #all = new Set<Listener>()
+  readonly #resync = new Set<() => void>()
+
+  /** Events of one request; returns the unsubscribe function. */
+  subscribe(id: string, listener: Listener): () => void {
+    let set = this.#byId.get(id)
+    if (!set) this.#byId.set(id, (set = new Set()))
+    set.add(listener)
+    return () => {
+      set.delete(listener)
+      if (set.size === 0 && this.#byId.get(id) === set) this.#byId.delete(id)
+    }
+  }
+
+  /** Every event (the engine: wake-ups and cancels). */
+  onEvent(listener: Listener): () => void {
+    this.#all.add(listener)
+    return () => this.#all.delete(listener)
+  }
+
+  /** After the listener (re)connects, notifications may have been missed: re-read what matters. */
+  onResync(listener: () => void): () => void {
+    this.#resync.add(listener)
+    return () => this.#resync.delete(listener)
+  }
+
+  emit(event: RequestEvent): void {
+    for (const l of this.#all) l(event)
+    for (const l of this.#byId.get(event.id) ?? []) l(event)
+  }
+
+  resync(): void {
+    for (const l of this.#resync) l()
+  }
+}
+
+interface Hub { events: RequestEvents; refs: number; ready: Promise<{ close(): Promise<void> } | null> }
+const hubs = new WeakMap<PgBoss, Hub>()
+
+/**
+ * The process's shared events for this pg-boss instance's database, listening while anyone holds it.
+ * The app and the engine of one process share it; `release` closes the connection after the last one.
+ */
+export async function acquireRequestEvents(boss: PgBoss, log: FastifyBaseLogger): Promise<{ events: RequestEvents; release(): Promise<void> }> {
+  let hub = hubs.get(boss)
+  if (!hub) {
+    const events = new RequestEvents()
+    const db = boss.getDb()
+    const ready = db.listen
+      ? db.listen(REQUESTS_CHANNEL, (payload) => {
+          try {
+            events.emit(JSON.parse(payload) as RequestEvent)
+          } catch (err) {
+            log.error({ err }, 'bad request event payload')
+          }
+        }, () => events.resync())
+      : Promise.resolve(null)
+    hub = { events, refs: 0, ready }
+    hubs.set(boss, hub)
+  }
+  const h = hub
+  h.refs++
+  try {
+    if (!(await h.ready)) log.warn('LISTEN/NOTIFY unavailable: live status and instant wake-ups are off')
+  } catch (err) {
+    h.refs--
+    if (hubs.get(boss) === h) hubs.delete(boss)
+    throw err
+  }
+  let released = false
+  return {
+    events: h.events,
+    async release() {
+      if (released) return
+      released = true
+      if (--h.refs > 0) return
+      if (hubs.get(boss) === h) hubs.delete(boss)
+      await (await h.ready.catch(() => null))?.close()
+    },
+  }
+}
+
+// In-process signal for the engine: a request was just committed here, fetch now (saves the NOTIFY round trip).
+const enqueueListeners = new Set<(feature: string) => void>()
+export function onLocalEnqueue(listener: (feature: string) => void): () => void {
+  enqueueListeners.add(listener)
+  return () => enqueueListeners.delete(listener)
+}
+export function localEnqueued(feature: string): void {
+  for (const l of enqueueListeners) l(feature)
+}

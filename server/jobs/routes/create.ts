@@ -1,0 +1,67 @@
+// POST <feature>/create/: JSON input, or multipart with a `file` part; idempotent with Idempotency-Key.
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
+import type { ProcessingRequest } from '../../../db/types.ts'
+import type { Feature } from '../../../worker/feature.ts'
+import { conflict, validationFailed } from '../../http/errors.ts'
+import { enqueueRequest } from '../enqueue.ts'
+import { localEnqueued } from '../live.ts'
+import { removeRequestFiles } from '../media.ts'
+import { CreatedSchema, findByIdempotencyKey, toCreated } from '../repository.ts'
+import { readMultipart } from '../uploads.ts'
+
+const statusUrl = (row: ProcessingRequest) => `/api/v1/${row.feature}/status/${row.id}/`
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505'
+
+const createRoute: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app, { feature }) => {
+  const { db, boss, config } = app
+
+  function existing(reply: FastifyReply, row: ProcessingRequest) {
+    if (row.feature !== feature.name) throw conflict('This Idempotency-Key was used for another feature.')
+    return reply.code(200).header('location', statusUrl(row)).send(toCreated(row))
+  }
+
+  app.post('/create/', {
+    onRequest: app.authenticate,
+    schema: {
+      tags: [feature.name], summary: `Create a ${feature.title} request`,
+      description: `JSON body, or multipart/form-data with${feature.file ? ' a `file` part and' : ''} fields. Input: ${JSON.stringify(feature.input)}`,
+      response: { 200: CreatedSchema, 202: CreatedSchema },
+    },
+  }, async (request, reply) => {
+    const ownerId = request.user!.id
+    const keyHeader = request.headers['idempotency-key']
+    const key = typeof keyHeader === 'string' ? keyHeader.trim() : null
+    if (key !== null && (key.length === 0 || key.length > 255)) {
+      throw validationFailed({ 'Idempotency-Key': ['Ensure this value has between 1 and 255 characters.'] })
+    }
+    if (key) {
+      const found = await findByIdempotencyKey(db, ownerId, key)
+      if (found) return existing(reply, found)
+    }
+    const id = randomUUID()
+    const multipart = request.isMultipart()
+    try {
+      const { fields, upload } = multipart
+        ? await readMultipart(request, feature, id, config.mediaRoot, config.uploadLimit)
+        : { fields: request.body, upload: null }
+      const row = await db.transaction().execute((trx) => enqueueRequest(trx, boss, {
+        id, ownerId, feature: feature.name, input: fields, upload, idempotencyKey: key, coerce: multipart,
+      }))
+      // This instance's engine fetches at once; others hear the row's NOTIFY.
+      localEnqueued(feature.name)
+      return reply.code(202).header('location', statusUrl(row)).send(toCreated(row))
+    } catch (err) {
+      if (multipart) await removeRequestFiles(config.mediaRoot, id).catch(() => {})
+      // Two creates with the same key at once: the loser answers with the winner's request.
+      if (key && isUniqueViolation(err)) {
+        const found = await findByIdempotencyKey(db, ownerId, key)
+        if (found) return existing(reply, found)
+      }
+      throw err
+    }
+  })
+}
+
+export default createRoute

@@ -1,0 +1,96 @@
+// A feature's requests: status, results, list, cancel and delete. Another user's request is 404.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { RequestStatus } from '../../../db/types.ts'
+import type { Feature } from '../../../worker/feature.ts'
+import { conflict, notFound } from '../../http/errors.ts'
+import { absoluteUrl, PageQuery, PageSchema, pageBody, resolvePage } from '../../http/pagination.ts'
+import { removeRequestFiles } from '../media.ts'
+import {
+  cancelRequest, countRequests, deleteRequest, findResult, findStatus, listRequests, RequestStatusSchema, STATUSES, toStatus,
+} from '../repository.ts'
+
+export const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
+
+export const ResultsSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  status: Type.String(),
+  data: Type.Any(),
+  files: Type.Array(Type.Object({ name: Type.String(), size: Type.Integer(), content_type: Type.String(), url: Type.String() })),
+})
+
+const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app, { feature }) => {
+  const { db, boss, config } = app
+  const tags = [feature.name]
+
+  /** The caller's request of this feature, or 404. */
+  async function own(id: string, ownerId: number) {
+    const row = await findStatus(db, id, ownerId)
+    if (!row || row.feature !== feature.name) throw notFound()
+    return row
+  }
+
+  app.get('/status/:id/', {
+    onRequest: app.authenticate,
+    schema: { tags, summary: 'Status of a request', params: IdParams, response: { 200: RequestStatusSchema } },
+  }, async (request) => toStatus(await own(request.params.id, request.user!.id)))
+
+  app.get('/results/:id/', {
+    onRequest: app.authenticate,
+    schema: { tags, summary: 'Results of a completed request', params: IdParams, response: { 200: ResultsSchema } },
+  }, async (request) => {
+    const row = await own(request.params.id, request.user!.id)
+    const result = row.status === 'completed' ? await findResult(db, row.id) : undefined
+    if (!result) throw conflict('Results are not ready.', { status: row.status })
+    return {
+      id: row.id, status: row.status, data: result.data,
+      files: result.files.map((f) => ({
+        ...f, url: absoluteUrl(request, `/api/v1/${feature.name}/download-file/${row.id}/${encodeURIComponent(f.name)}/`),
+      })),
+    }
+  })
+
+  app.get('/list/', {
+    onRequest: app.authenticate,
+    schema: {
+      tags, summary: `The caller's ${feature.title} requests, newest first`,
+      querystring: Type.Object({
+        ...PageQuery,
+        status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)))),
+        ordering: Type.Optional(Type.Union([Type.Literal('created_at'), Type.Literal('-created_at')])),
+      }),
+      response: { 200: PageSchema(RequestStatusSchema) },
+    },
+  }, async (request) => {
+    const q = request.query
+    const filter = { ownerId: request.user!.id, feature: feature.name, status: q.status as RequestStatus | undefined, ascending: q.ordering === 'created_at' }
+    const count = await countRequests(db, filter)
+    const page = resolvePage(q, count)
+    return pageBody(request, page, count, (await listRequests(db, filter, page)).map(toStatus))
+  })
+
+  app.post('/cancel/:id/', {
+    onRequest: app.authenticate,
+    schema: { tags, summary: 'Cancel a pending or running request', params: IdParams, response: { 200: RequestStatusSchema } },
+  }, async (request) => {
+    await own(request.params.id, request.user!.id)
+    const found = await cancelRequest(db, boss, request.params.id, request.user!.id)
+    if (!found) throw notFound()
+    if (!found.cancelled) throw conflict(`The request is already ${found.row.status}.`, { status: found.row.status })
+    // A running request's engine removes its files again once its thread has stopped.
+    await removeRequestFiles(config.mediaRoot, found.row.id)
+    return toStatus(found.row)
+  })
+
+  app.delete('/delete/:id/', {
+    onRequest: app.authenticate,
+    schema: { tags, summary: 'Delete a request, its results and files (cancelling it first)', params: IdParams },
+  }, async (request, reply) => {
+    await own(request.params.id, request.user!.id)
+    if (!(await deleteRequest(db, boss, request.params.id, request.user!.id))) throw notFound()
+    await removeRequestFiles(config.mediaRoot, request.params.id)
+    return reply.code(204).send()
+  })
+}
+
+export default requestRoutes

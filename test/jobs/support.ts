@@ -1,0 +1,62 @@
+// Helpers for the job-engine tests: an app (optionally with its engine) on its own media folder,
+// the test-only features, and polling with a deadline instead of sleeps.
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type { Test } from 'tap'
+import { api, build, userWithToken, type Built, type BuildOptions } from '../helper.ts'
+
+export const TEST_FEATURES = path.join(import.meta.dirname, 'fixtures', 'test-features.ts')
+
+export async function buildJobs(t: Test, options: BuildOptions = {}): Promise<Built & { media: string }> {
+  const media = await mkdtemp(path.join(os.tmpdir(), 'conveyor-media-'))
+  t.teardown(() => rm(media, { recursive: true, force: true }))
+  const built = await build(t, {
+    ...options,
+    env: { MEDIA_ROOT: media, FEATURE_MODULES: TEST_FEATURES, JOB_CANCEL_GRACE_SECONDS: '1', SHUTDOWN_GRACE_SECONDS: '2', ...options.env },
+  })
+  return { ...built, media }
+}
+
+/** Polls `fn` until `ok` holds or the deadline passes (then fails with the last value). */
+export async function until<T>(fn: () => Promise<T>, ok: (value: T) => boolean, { timeoutMs = 20_000, intervalMs = 20 } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await fn()
+    if (ok(value)) return value
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`)
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+}
+
+export async function client(built: Built) {
+  const { headers, user } = await userWithToken(built)
+  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown, extra: Record<string, string> = {}) =>
+    api(built.app, { method, url, headers: { ...headers, ...extra }, ...(payload === undefined ? {} : { payload: payload as any }) })
+  return {
+    user,
+    headers,
+    call,
+    create: (feature: string, input: unknown, extra: Record<string, string> = {}) => call('POST', `/api/v1/${feature}/create/`, input, extra),
+    status: (feature: string, id: string) => call('GET', `/api/v1/${feature}/status/${id}/`),
+    /** Waits until the request reaches `status` (any terminal one by default). */
+    settle: (feature: string, id: string, statuses = ['completed', 'failed', 'cancelled'], timeoutMs?: number) =>
+      until(() => call('GET', `/api/v1/${feature}/status/${id}/`), (r) => statuses.includes(r.data?.status), { timeoutMs }).then((r) => r.data),
+  }
+}
+
+/** A multipart body with fields and one file part. */
+export function multipart(fields: Record<string, string>, file?: { name: string; content: string | Buffer; type?: string; field?: string }) {
+  const boundary = `----conveyor${Math.random().toString(16).slice(2)}`
+  const chunks: Buffer[] = []
+  for (const [k, v] of Object.entries(fields)) {
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`))
+  }
+  if (file) {
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${file.field ?? 'file'}"; filename="${file.name}"\r\nContent-Type: ${file.type ?? 'text/plain'}\r\n\r\n`))
+    chunks.push(Buffer.isBuffer(file.content) ? file.content : Buffer.from(file.content))
+    chunks.push(Buffer.from('\r\n'))
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`))
+  return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }
+}

@@ -1,0 +1,159 @@
+// The engine's writes: an attempt is claimed, reports progress, completes, or fails and is retried per
+// its feature's policy. Every write is fenced by the attempt's job id, so a stale attempt can never
+// overwrite a newer one.
+//
+// Durability: these commits are asynchronous (synchronous_commit off, per transaction). A database
+// crash can lose the last few hundred milliseconds of them, which only sends an attempt back to be
+// recovered and run again (phases are idempotent); in exchange no job waits for a WAL flush (about
+// 2 ms each on our disks) on its way. Creates and cancels stay synchronous: a client holds their answer.
+import { rename, rm } from 'node:fs/promises'
+import { sql, type Kysely } from 'kysely'
+import { fromKysely, type Job, type JobAttempt, type PgBoss } from 'pg-boss'
+import type { Db } from '../db/index.ts'
+import type { Database, ProcessingRequest, RequestStatus } from '../db/types.ts'
+import { queueName, sendAttempt, type JobData } from '../server/jobs/enqueue.ts'
+import type { Feature, RetryPolicy } from './feature.ts'
+import type { TaskResult } from './protocol.ts'
+
+const NO_RETRY: RetryPolicy = { limit: 0, delaySeconds: 0, backoff: false }
+const MAX_MESSAGE = 1000
+
+export const clip = (message: string): string => (message.length <= MAX_MESSAGE ? message : `${message.slice(0, MAX_MESSAGE - 1)}…`)
+
+/** Seconds before retry number `retry` (1-based): doubled each time with backoff, ±25 % jitter. */
+export function retryDelay(policy: RetryPolicy, retry: number): number {
+  const base = policy.backoff ? policy.delaySeconds * 2 ** (retry - 1) : policy.delaySeconds
+  const capped = Math.min(base, policy.maxDelaySeconds ?? 3600)
+  return capped * (policy.backoff ? 0.75 + Math.random() * 0.5 : 1)
+}
+
+/**
+ * A transaction with an asynchronous commit; BEGIN and the SET travel in one round trip.
+ * `beforeCommit` runs once `fn` is done, while the COMMIT is on its way, and learns how it went.
+ */
+async function asyncTransaction<T>(db: Db, fn: (trx: Kysely<Database>) => Promise<T>, beforeCommit?: (result: T, committed: Promise<boolean>) => void): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    await sql.raw('BEGIN; SET LOCAL synchronous_commit = off').execute(conn)
+    let result: T
+    try {
+      result = await fn(conn)
+    } catch (err) {
+      await sql.raw('ROLLBACK').execute(conn).catch(() => {})
+      throw err
+    }
+    const commit = sql.raw('COMMIT').execute(conn)
+    beforeCommit?.(result, commit.then(() => true, () => false))
+    await commit
+    return result
+  })
+}
+
+export interface Claimed { job: Job<JobData>; row: ProcessingRequest | null }
+
+/**
+ * Claims up to `limit` jobs of `queue` and marks their requests `processing`, in one transaction.
+ * A job whose request was cancelled, deleted or moved on (row null) is completed on the spot.
+ * Jobs are locked before their rows here (pg-boss's fetch comes first), the reverse of cancel's
+ * order; SKIP LOCKED on the rows turns that race into "not ours" instead of a deadlock.
+ * `start` receives the claims while the COMMIT travels, so threads start one round trip sooner;
+ * `committed` says whether the claim held (if not, the threads' work must be dropped).
+ */
+export async function claimAttempts(db: Db, boss: PgBoss, queue: string, limit: number,
+  start: (claimed: Claimed[], committed: Promise<boolean>) => void): Promise<Claimed[]> {
+  return asyncTransaction(db, async (trx) => {
+    const jobs = await boss.fetch<JobData>(queue, { batchSize: limit, db: fromKysely(trx) })
+    if (jobs.length === 0) return []
+    const pairs = jobs.map((j) => sql`(${j.data.requestId}::uuid, ${j.id}::uuid)`)
+    const rows = await trx.updateTable('processing_requests')
+      .set((eb) => ({ status: 'processing', attempts: eb('attempts', '+', 1), started_at: sql<Date>`now()`, finished_at: null, progress: 0 }))
+      .where(sql<boolean>`(id, job_id) IN (${sql.join(pairs)})`)
+      .where('id', 'in', (eb) => eb.selectFrom('processing_requests').select('id')
+        .where('id', 'in', jobs.map((j) => j.data.requestId)).where('status', '=', 'pending').forUpdate().skipLocked())
+      .returningAll().execute()
+    const byJob = new Map(rows.map((r) => [r.job_id, r]))
+    const orphans = jobs.filter((j) => !byJob.has(j.id))
+    if (orphans.length > 0) await boss.complete(queue, orphans, null, { db: fromKysely(trx) })
+    return jobs.map((job) => ({ job, row: byJob.get(job.id) ?? null }))
+  }, start)
+}
+
+export async function saveProgress(db: Db, requestId: string, jobId: string, percent: number): Promise<void> {
+  await db.updateTable('processing_requests').set({ progress: percent })
+    .where('id', '=', requestId).where('job_id', '=', jobId).where('status', '=', 'processing')
+    .where('progress', '<>', percent).execute()
+}
+
+class Superseded extends Error {}
+
+/**
+ * Save, the transactional half: result document, output files and status `completed` with the job's
+ * completion, in one transaction. False when the attempt no longer owns the request (cancelled,
+ * deleted, or its job was taken back), in which case nothing is written.
+ */
+export async function completeAttempt(db: Db, boss: PgBoss, a: {
+  requestId: string; job: JobAttempt; feature: string; attempt: number; result: TaskResult; stagedOutput: string; outputDir: string
+}): Promise<boolean> {
+  try {
+    await asyncTransaction(db, async (trx) => {
+      // The row (and its results) first, then the job: the lock order of cancel and delete.
+      const { rows } = await sql<{ request_id: string }>`
+        WITH done AS (
+          UPDATE processing_requests SET status = 'completed', progress = 100, finished_at = now(), error_message = NULL
+           WHERE id = ${a.requestId} AND job_id = ${a.job.id} AND status = 'processing'
+          RETURNING id)
+        INSERT INTO processing_results (request_id, data, files)
+        SELECT id, ${JSON.stringify(a.result.data)}::jsonb, ${JSON.stringify(a.result.files)}::jsonb FROM done
+        ON CONFLICT (request_id) DO UPDATE SET data = excluded.data, files = excluded.files, created_at = now()
+        RETURNING request_id`.execute(trx)
+      if (rows.length === 0) throw new Superseded()
+      const done = await boss.complete(queueName(a.feature), a.job, null, { db: fromKysely(trx) }) as { affected?: number }
+      if (!done.affected) throw new Superseded()
+      // Files move before the commit: if it fails, the next attempt replaces them (save is idempotent).
+      // A first attempt without output files has nothing to replace.
+      if (a.result.files.length > 0 || a.attempt > 1) await rm(a.outputDir, { recursive: true, force: true })
+      if (a.result.files.length > 0) await rename(a.stagedOutput, a.outputDir)
+    })
+    return true
+  } catch (err) {
+    if (err instanceof Superseded) return false
+    throw err
+  }
+}
+
+/**
+ * How a failed attempt ends: `policy` retries while the feature's retry limit allows, `never` fails
+ * at once (errors no retry can fix, time limit), `requeue` runs it again now (interrupted by a
+ * shutdown, not the job's fault).
+ */
+export type FailureMode = 'policy' | 'never' | 'requeue'
+
+/**
+ * Settles a failed or lost attempt in one transaction: fails its pg-boss job (when still held) and
+ * either sends the next attempt (status back to `pending`) or fails the request. Returns the new
+ * status, or null when the request had already moved on.
+ */
+export async function settleFailure(db: Db, boss: PgBoss, a: {
+  requestId: string; jobId: string; attempt: JobAttempt | null; feature: Feature; message: string; mode: FailureMode
+}): Promise<RequestStatus | null> {
+  return asyncTransaction(db, async (trx) => {
+    const row = await trx.selectFrom('processing_requests').select(['id', 'attempts'])
+      .where('id', '=', a.requestId).where('job_id', '=', a.jobId).where('status', 'in', ['pending', 'processing'])
+      .forUpdate().executeTakeFirst()
+    if (!row) return null
+    if (a.attempt) await boss.fail(queueName(a.feature.name), a.attempt, { message: a.message }, { db: fromKysely(trx) })
+    const policy = a.feature.retry ?? NO_RETRY
+    // attempts counts starts; retry number n follows start number n.
+    const retry = a.mode === 'requeue' || (a.mode === 'policy' && row.attempts <= policy.limit)
+    const message = clip(a.message)
+    if (retry) {
+      const delaySeconds = a.mode === 'requeue' ? 0 : retryDelay(policy, Math.max(1, row.attempts))
+      const jobId = await sendAttempt(trx, boss, a.feature.name, a.requestId, { delaySeconds })
+      await trx.updateTable('processing_requests').set({ status: 'pending', job_id: jobId, progress: 0, error_message: message })
+        .where('id', '=', a.requestId).execute()
+      return 'pending'
+    }
+    await trx.updateTable('processing_requests').set({ status: 'failed', finished_at: sql<Date>`now()`, error_message: message })
+      .where('id', '=', a.requestId).execute()
+    return 'failed'
+  })
+}

@@ -1,0 +1,148 @@
+// A fixed pool of worker threads, reused between jobs. A thread that dies (throw, exit, out of memory)
+// or that we terminate (time limit, cancel grace, shutdown) answers for its own job only and is replaced.
+import { Worker } from 'node:worker_threads'
+import type { Logger } from '../server/logger.ts'
+import type { FromThread, Phase, SerializedError, Task, TaskResult, ThreadData } from './protocol.ts'
+
+export type Outcome =
+  | { kind: 'done'; result: TaskResult }
+  | { kind: 'failed'; phase: Phase; error: SerializedError; aborted: boolean }
+  | { kind: 'crashed'; message: string }
+  | { kind: 'terminated'; reason: string }
+
+export interface RunningTask {
+  outcome: Promise<Outcome>
+  /** Asks the thread to abort (the task's AbortSignal); it answers `failed` with `aborted: true`. */
+  cancel(reason: string): void
+  /** Kills the thread now; the task's outcome is `terminated` with this reason. */
+  terminate(reason: string): void
+}
+
+interface Slot {
+  worker: Worker
+  ready: boolean
+  task: { requestId: string; resolve(o: Outcome): void; onProgress(p: number): void; terminated: string | null; error: Error | null } | null
+}
+
+let live = 0
+/** Worker threads of every pool in this process that have not exited yet (for leak checks). */
+export const liveThreads = (): number => live
+
+const THREAD_URL = new URL('./thread.ts', import.meta.url)
+
+export interface PoolOptions {
+  size: number
+  featureModules: string[]
+  memoryLimitMb: number
+  log: Logger
+  /** Called whenever a thread becomes free (finished a task, or a replacement became ready). */
+  onIdle(): void
+}
+
+export class ThreadPool {
+  readonly #options: PoolOptions
+  readonly #slots: Slot[] = []
+  #stopping = false
+
+  constructor(options: PoolOptions) {
+    this.#options = options
+  }
+
+  /** Starts every thread; rejects if one cannot load the features. */
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.#options.size }, () => this.#spawn()))
+  }
+
+  get size(): number { return this.#slots.length }
+  get idle(): number { return this.#stopping ? 0 : this.#slots.filter((s) => s.ready && !s.task).length }
+  get busy(): number { return this.#slots.filter((s) => s.task).length }
+
+  run(task: Task, onProgress: (percent: number) => void): RunningTask {
+    const slot = this.#slots.find((s) => s.ready && !s.task)
+    if (!slot || this.#stopping) throw new Error('No idle thread')
+    let resolve!: (o: Outcome) => void
+    const outcome = new Promise<Outcome>((r) => { resolve = r })
+    const state = { requestId: task.requestId, resolve, onProgress, terminated: null as string | null, error: null as Error | null }
+    slot.task = state
+    slot.worker.postMessage({ type: 'run', task })
+    return {
+      outcome,
+      cancel: (reason) => { if (slot.task === state) slot.worker.postMessage({ type: 'cancel', requestId: task.requestId, reason }) },
+      terminate: (reason) => {
+        if (slot.task !== state || state.terminated) return
+        state.terminated = reason
+        void slot.worker.terminate()
+      },
+    }
+  }
+
+  /** Terminates every thread (running tasks end `terminated: shutdown`) and waits for them to exit. */
+  async stop(): Promise<void> {
+    this.#stopping = true
+    await Promise.all(this.#slots.map(async (slot) => {
+      if (slot.task && !slot.task.terminated) slot.task.terminated = 'shutdown'
+      await slot.worker.terminate()
+    }))
+  }
+
+  #spawn(existing?: Slot): Promise<void> {
+    const data: ThreadData = { featureModules: this.#options.featureModules }
+    const worker = new Worker(THREAD_URL, {
+      workerData: data,
+      name: 'conveyor-job',
+      resourceLimits: { maxOldGenerationSizeMb: this.#options.memoryLimitMb },
+    })
+    live++
+    const slot: Slot = existing ?? { worker, ready: false, task: null }
+    Object.assign(slot, { worker, ready: false, task: null })
+    if (!existing) this.#slots.push(slot)
+    return new Promise<void>((resolveStart, rejectStart) => {
+      worker.on('message', (message: FromThread) => {
+        if (message.type === 'ready') {
+          slot.ready = true
+          resolveStart()
+          this.#options.onIdle()
+        } else if (message.type === 'progress') {
+          if (slot.task?.requestId === message.requestId) slot.task.onProgress(message.percent)
+        } else if (slot.task?.requestId === message.requestId && !slot.task.terminated) {
+          const task = slot.task
+          slot.task = null
+          task.resolve(message.type === 'done'
+            ? { kind: 'done', result: message.result }
+            : { kind: 'failed', phase: message.phase, error: message.error, aborted: message.aborted })
+          this.#options.onIdle()
+        }
+      })
+      worker.on('error', (err) => {
+        if (slot.task) slot.task.error = err
+        else if (slot.ready) this.#options.log.error({ err }, 'idle worker thread failed')
+        if (!slot.ready) rejectStart(new Error(`A worker thread failed to start: ${err.message}`, { cause: err }))
+      })
+      worker.on('exit', (code) => {
+        live--
+        if (slot.worker !== worker) return
+        const task = slot.task
+        slot.task = null
+        slot.ready = false
+        if (task) task.resolve(task.terminated ? { kind: 'terminated', reason: task.terminated } : { kind: 'crashed', message: this.#crashMessage(task.error, code) })
+        if (this.#stopping) return
+        // Replace the thread; a replacement that cannot start is retried after a pause, not in a loop.
+        const respawn = (): void => {
+          this.#spawn(slot).catch((err: Error) => {
+            this.#options.log.error({ err }, 'worker thread replacement failed; retrying in 1 s')
+            if (!this.#stopping) setTimeout(respawn, 1000).unref()
+          })
+        }
+        respawn()
+      })
+    })
+  }
+
+  #crashMessage(err: Error | null, code: number): string {
+    if ((err as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      return `The worker thread ran out of memory (limit ${this.#options.memoryLimitMb} MB).`
+    }
+    if (err) return `The worker thread crashed: ${err.message}`
+    return `The worker thread exited unexpectedly (exit code ${code}).`
+  }
+}

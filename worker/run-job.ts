@@ -1,0 +1,180 @@
+// One claimed job, end to end on the main thread: start the attempt, run the four phases in a thread
+// under the time limit, then settle: complete, retry, fail, or leave it to whoever owns it now.
+import { rm } from 'node:fs/promises'
+import path from 'node:path'
+import type { Job, PgBoss } from 'pg-boss'
+import type { Db } from '../db/index.ts'
+import type { ProcessingRequest } from '../db/types.ts'
+import type { Config } from '../server/config.ts'
+import { timeLimitOf, type JobData } from '../server/jobs/enqueue.ts'
+import { attemptDir, inputDir, outputDir, removeRequestFiles } from '../server/jobs/media.ts'
+import type { Logger } from '../server/logger.ts'
+import { completeAttempt, saveProgress, settleFailure, type FailureMode } from './attempts.ts'
+import type { Feature } from './feature.ts'
+import type { Outcome, RunningTask, ThreadPool } from './pool.ts'
+import type { Task } from './protocol.ts'
+import { getFeature } from './registry.ts'
+
+export type StopReason = 'cancelled' | 'shutdown' | 'lost'
+
+/** A job this engine holds, from claim to settlement. */
+export interface ActiveJob {
+  requestId: string
+  queue: string
+  job: { id: string; retryCount: number }
+  /** Why the engine stopped it, if it did. */
+  stop: StopReason | null
+  abort(reason: StopReason): void
+}
+
+export interface RunDeps {
+  db: Db
+  boss: PgBoss
+  config: Config
+  log: Logger
+  pool: ThreadPool
+}
+
+const PROGRESS_INTERVAL_MS = 1000
+const PHASE_NAMES = { validate: 'Validate', process: 'Process', save: 'Save', cleanup: 'Cleanup' } as const
+
+/**
+ * Progress writes throttled to about one per second per job, the latest value always written; the
+ * first one a second after the start, so a job shorter than that writes none.
+ */
+function progressWriter(deps: RunDeps, requestId: string, jobId: string) {
+  let last = Date.now()
+  let pending: number | null = null
+  let timer: NodeJS.Timeout | null = null
+  let closed = false
+  const write = () => {
+    timer = null
+    if (pending === null || closed) return
+    const p = pending
+    pending = null
+    last = Date.now()
+    saveProgress(deps.db, requestId, jobId, p).catch((err) => deps.log.warn({ err, requestId }, 'progress write failed'))
+  }
+  return {
+    report(percent: number) {
+      pending = Math.min(99, percent) // 100 is written with `completed`, in the same transaction
+      if (timer || closed) return
+      timer = setTimeout(write, Math.max(0, last + PROGRESS_INTERVAL_MS - Date.now()))
+    },
+    close() {
+      closed = true
+      if (timer) clearTimeout(timer)
+    },
+  }
+}
+
+/**
+ * Runs a claimed `job` (its request `row` marked processing by a claim whose commit is `committed`)
+ * on the thread reserved for it, and settles it. `release` gives the reservation back once the thread
+ * is taken; `active` is kept up to date for cancels and heartbeats.
+ */
+export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, row: ProcessingRequest, committed: Promise<boolean>,
+  release: () => void, active: Map<string, ActiveJob>): Promise<void> {
+  const { db, boss, config, log, pool } = deps
+  const requestId = job.data.requestId
+  let task: RunningTask | null = null
+  let graceTimer: NodeJS.Timeout | null = null
+  const entry: ActiveJob = {
+    requestId, queue, job: { id: job.id, retryCount: job.retryCount }, stop: null,
+    abort(reason) {
+      if (entry.stop) return
+      entry.stop = reason
+      if (task) stopTask()
+    },
+  }
+  // Ask nicely first; terminate the thread if it does not stop within the grace period.
+  const stopTask = () => {
+    task!.cancel(entry.stop === 'cancelled' ? 'Cancelled.' : 'Stopping.')
+    graceTimer = setTimeout(() => task!.terminate(entry.stop!), config.jobCancelGraceSeconds * 1000)
+  }
+  active.set(requestId, entry)
+  // The claim did not commit: the job is not ours, whatever the thread makes of it.
+  void committed.then((ok) => { if (!ok) entry.abort('lost') })
+  let attemptRoot: string | null = null
+  let feature: Feature | undefined
+  let released = false
+  const releaseOnce = () => { if (!released) { released = true; release() } }
+  try {
+    feature = getFeature(row.feature)!
+    // Each claim has its own attempt number, so this folder is new: no stale files to clear first.
+    attemptRoot = attemptDir(config.mediaRoot, requestId, row.attempts)
+    const staged = path.join(attemptRoot, 'output')
+    const progress = progressWriter(deps, requestId, job.id)
+    const spec: Task = {
+      requestId, feature: feature.name, attempt: row.attempts, input: row.input,
+      inputFile: row.upload ? { ...row.upload, path: path.join(inputDir(config.mediaRoot, requestId), row.upload.name) } : null,
+      workDir: path.join(attemptRoot, 'work'), outputDir: staged,
+    }
+    task = pool.run(spec, progress.report)
+    releaseOnce()
+    if (entry.stop) stopTask()
+    const limit = timeLimitOf(feature)
+    let timedOut = false
+    const limitTimer = setTimeout(() => { timedOut = true; task!.terminate('time limit') }, limit * 1000)
+    const outcome = await task.outcome
+    await committed // nothing is settled before the claim itself is
+    clearTimeout(limitTimer)
+    if (graceTimer) clearTimeout(graceTimer)
+    progress.close()
+    if (outcome.kind !== 'done' && outcome.kind !== 'failed') await runCleanupOnMain(feature, spec, log)
+    await settle(deps, { requestId, queue, entry, feature, outcome, timedOut, limit, staged, attempt: row.attempts })
+  } catch (err) {
+    log.error({ err, requestId }, 'job failed in the engine')
+    // Before the row was read there is nothing to settle here: the reconciler will find the job.
+    if (feature) {
+      await settleFailure(db, boss, { requestId, jobId: job.id, attempt: entry.job, feature, message: 'Internal error in the job engine.', mode: 'policy' })
+        .catch((e) => log.error({ err: e, requestId }, 'could not settle a failed job'))
+    }
+  } finally {
+    releaseOnce()
+    active.delete(requestId)
+    if (entry.stop === 'cancelled') await removeRequestFiles(config.mediaRoot, requestId).catch(() => {})
+    else if (attemptRoot) await rm(attemptRoot, { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+async function settle(deps: RunDeps, s: {
+  requestId: string; queue: string; entry: ActiveJob; feature: Feature; outcome: Outcome; timedOut: boolean; limit: number; staged: string; attempt: number
+}): Promise<void> {
+  const { db, boss, config, log } = deps
+  const { requestId, entry, feature, outcome } = s
+  // Cancelled: the row and job were settled by the cancel itself. Lost: someone else owns it now.
+  if (entry.stop === 'cancelled' || entry.stop === 'lost') return
+  const fail = (message: string, mode: FailureMode) =>
+    settleFailure(db, boss, { requestId, jobId: entry.job.id, attempt: entry.job, feature, message, mode })
+  // A job that finished just as a stop or the time limit came keeps its result.
+  if (outcome.kind !== 'done' && entry.stop === 'shutdown') {
+    await fail('Interrupted by a shutdown; it will run again.', 'requeue')
+  } else if (outcome.kind === 'terminated' && s.timedOut) {
+    await fail(`Time limit exceeded (${s.limit} s)`, 'never')
+  } else if (outcome.kind === 'done') {
+    const ok = await completeAttempt(db, boss, {
+      requestId, job: entry.job, feature: feature.name, attempt: s.attempt, result: outcome.result, stagedOutput: s.staged,
+      outputDir: outputDir(config.mediaRoot, requestId),
+    })
+    if (!ok) log.info({ requestId }, 'result discarded: the request was cancelled or taken over meanwhile')
+  } else if (outcome.kind === 'failed') {
+    const permanent = outcome.error.name === 'JobError'
+    const message = permanent ? outcome.error.message : `${PHASE_NAMES[outcome.phase]} failed: ${outcome.error.message}`
+    if (!permanent) log.warn({ requestId, phase: outcome.phase, err: outcome.error }, 'job phase failed')
+    await fail(message, permanent ? 'never' : 'policy')
+  } else {
+    log.warn({ requestId, outcome }, 'worker thread lost its job')
+    await fail(outcome.kind === 'crashed' ? outcome.message : `The worker thread was terminated (${outcome.reason}).`, 'policy')
+  }
+}
+
+/** The thread died before its cleanup phase could run: run the feature's cleanup here, best effort. */
+async function runCleanupOnMain(feature: Feature, spec: Task, log: Logger): Promise<void> {
+  if (!feature.cleanup) return
+  try {
+    await feature.cleanup({ ...spec, signal: AbortSignal.abort(), progress: () => {} })
+  } catch (err) {
+    log.warn({ err, requestId: spec.requestId }, 'cleanup after a lost thread failed')
+  }
+}

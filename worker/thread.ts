@@ -1,0 +1,112 @@
+// Worker-thread entry: loads the features, then runs one task at a time through the four phases.
+// It imports nothing from server/ and never touches the database: results go back as messages.
+import { mkdirSync } from 'node:fs'
+import { setPriority } from 'node:os'
+import { readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { parentPort, workerData } from 'node:worker_threads'
+import { JobError, type JobContext } from './feature.ts'
+import { serializeError, type FromThread, type Phase, type Task, type TaskResult, type ThreadData, type ToThread } from './protocol.ts'
+import { getFeature, loadFeatures } from './registry.ts'
+
+const port = parentPort!
+const post = (message: FromThread) => port.postMessage(message)
+const running = new Map<string, AbortController>()
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.csv': 'text/csv', '.json': 'application/json', '.txt': 'text/plain', '.html': 'text/html', '.md': 'text/markdown',
+}
+
+async function listOutputs(dir: string, declared: Record<string, string> = {}): Promise<TaskResult['files']> {
+  const entries = await readdir(dir, { withFileTypes: true })
+  const files: TaskResult['files'] = []
+  for (const entry of entries.filter((e) => e.isFile()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const { size } = await stat(path.join(dir, entry.name))
+    const type = declared[entry.name] ?? CONTENT_TYPES[path.extname(entry.name).toLowerCase()] ?? 'application/octet-stream'
+    files.push({ name: entry.name, size, content_type: type })
+  }
+  return files
+}
+
+/** Progress as messages: only when the whole percent changes, at most every 100 ms (and 100 at once). */
+function progressReporter(requestId: string): (percent: number) => void {
+  let last = -1
+  let at = 0
+  return (percent) => {
+    const p = Math.max(0, Math.min(100, Math.floor(percent)))
+    const now = Date.now()
+    if (p === last || (p < 100 && now - at < 100)) return
+    last = p
+    at = now
+    post({ type: 'progress', requestId, percent: p })
+  }
+}
+
+/** A directory made on first use: most jobs never touch the disk, and then cost no file-system call. */
+function lazyDir(dir: string): { get(): string; made: boolean } {
+  const d = {
+    made: false,
+    get() {
+      if (!d.made) mkdirSync(dir, { recursive: true })
+      d.made = true
+      return dir
+    },
+  }
+  return d
+}
+
+async function run(task: Task): Promise<void> {
+  const feature = getFeature(task.feature)
+  const controller = new AbortController()
+  running.set(task.requestId, controller)
+  const workDir = lazyDir(task.workDir)
+  const outputDir = lazyDir(task.outputDir)
+  const ctx: JobContext = {
+    requestId: task.requestId, feature: task.feature, attempt: task.attempt, inputFile: task.inputFile,
+    get workDir() { return workDir.get() },
+    get outputDir() { return outputDir.get() },
+    signal: controller.signal, progress: progressReporter(task.requestId),
+  }
+  let phase: Phase = 'validate'
+  let outcome: FromThread | undefined
+  try {
+    if (!feature) throw new JobError(`Unknown feature "${task.feature}".`)
+    const valid = await feature.validate(task.input, ctx)
+    controller.signal.throwIfAborted()
+    phase = 'process'
+    const output = await feature.process(valid, ctx)
+    controller.signal.throwIfAborted()
+    phase = 'save'
+    const saved = await feature.save(output, ctx)
+    controller.signal.throwIfAborted()
+    // The document goes into jsonb: normalise it to plain JSON here, where a bad value names its feature.
+    const data = JSON.parse(JSON.stringify(saved.data ?? null)) as unknown
+    const files = outputDir.made ? await listOutputs(task.outputDir, saved.contentTypes) : []
+    outcome = { type: 'done', requestId: task.requestId, result: { data, files } }
+  } catch (err) {
+    outcome = { type: 'failed', requestId: task.requestId, phase, error: serializeError(err), aborted: controller.signal.aborted }
+  }
+  try {
+    await feature?.cleanup?.(ctx)
+  } catch (err) {
+    // A cleanup failure fails a job that had otherwise succeeded; an earlier failure is the better report.
+    if (outcome.type === 'done') outcome = { type: 'failed', requestId: task.requestId, phase: 'cleanup', error: serializeError(err), aborted: false }
+  }
+  running.delete(task.requestId)
+  post(outcome)
+}
+
+port.on('message', (message: ToThread) => {
+  if (message.type === 'run') void run(message.task)
+  else if (message.type === 'cancel') running.get(message.requestId)?.abort(new Error(message.reason))
+})
+
+// Below the main thread's priority: on a busy machine the API's event loop is served first, and the
+// jobs take what is left (on Linux this applies to this thread only). Best effort.
+try {
+  setPriority(10)
+} catch {
+  // not permitted here: run at normal priority
+}
+await loadFeatures((workerData as ThreadData).featureModules)
+post({ type: 'ready' })
