@@ -1,9 +1,49 @@
+// Routes (pages load lazily) and the guard: signed-out users go to sign-in (and come back after),
+// signed-in users skip the sign-in and sign-up pages. Focus moves to each new page's heading.
+import { nextTick } from 'vue'
 import { createRouter, createWebHistory } from 'vue-router'
+import { useSession } from './composables/useSession.ts'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Only for signed-in users. */
+    auth?: boolean
+    /** Only for signed-out users (sign-in, sign-up). */
+    guest?: boolean
+    title?: string
+  }
+}
 
 export const router = createRouter({
   history: createWebHistory(),
   routes: [
-    { path: '/', name: 'home', component: () => import('./views/HomeView.vue') },
-    { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue') },
+    { path: '/', name: 'dashboard', component: () => import('./views/DashboardView.vue'), meta: { auth: true, title: 'Jobs' } },
+    { path: '/jobs/new', name: 'new-job', component: () => import('./views/NewJobView.vue'), meta: { auth: true, title: 'New job' } },
+    { path: '/jobs/:feature/:id', name: 'job', component: () => import('./views/JobView.vue'), meta: { auth: true, title: 'Job' } },
+    { path: '/sign-in', name: 'sign-in', component: () => import('./views/SignInView.vue'), meta: { guest: true, title: 'Sign in' } },
+    { path: '/sign-up', name: 'sign-up', component: () => import('./views/SignUpView.vue'), meta: { guest: true, title: 'Sign up' } },
+    { path: '/forgot-password', name: 'forgot-password', component: () => import('./views/ForgotPasswordView.vue'), meta: { title: 'Forgot password' } },
+    { path: '/password-reset/:uid/:token', name: 'password-reset', component: () => import('./views/PasswordResetView.vue'), meta: { title: 'Choose a new password' } },
+    { path: '/verify-email/:key', name: 'verify-email', component: () => import('./views/VerifyEmailView.vue'), meta: { title: 'Verify e-mail' } },
+    { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: 'Not found' } },
   ],
+})
+
+/** Where to go after signing in: a path inside the app, never another site. */
+export function nextPath(next: unknown): string {
+  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') ? next : '/'
+}
+
+router.beforeEach(async (to) => {
+  // Every page needs to know (the header shows who is signed in); asked once per page load.
+  const user = await useSession().load()
+  if (to.meta.auth && !user) return { name: 'sign-in', query: to.fullPath === '/' ? {} : { next: to.fullPath } }
+  if (to.meta.guest && user) return nextPath(to.query.next)
+  return true
+})
+
+router.afterEach((to, from) => {
+  document.title = to.meta.title ? `${to.meta.title} · Conveyor` : 'Conveyor'
+  // On navigation (not the first load), move focus to the new page's heading for screen readers.
+  if (from.matched.length > 0 && to.path !== from.path) void nextTick(() => document.querySelector<HTMLElement>('main h1')?.focus())
 })

@@ -1,0 +1,65 @@
+// Processing requests (/api/v1/<feature>/… and /api/v1/jobs/list/). The status and page shapes are
+// the server's TypeBox schemas, imported as types only.
+import type { Static, TSchema } from '@sinclair/typebox'
+import type { RequestStatusBody } from '../../../server/jobs/repository.ts'
+import type { PageSchema } from '../../../server/http/pagination.ts'
+import type { JsonSchema } from '../lib/schema-fields.ts'
+import { apiUrl, getJson, postJson, request } from './http.ts'
+
+export type JobStatus = RequestStatusBody
+export type Status = JobStatus['status']
+export type Page<T extends TSchema> = Static<ReturnType<typeof PageSchema<T>>>
+export type JobPage = Omit<Page<TSchema>, 'results'> & { results: JobStatus[] }
+
+// Runtime values cannot come from the server module (it would pull its code into the bundle).
+export const STATUSES: readonly Status[] = ['pending', 'processing', 'completed', 'failed', 'cancelled']
+export const isTerminal = (status: Status): boolean => status === 'completed' || status === 'failed' || status === 'cancelled'
+
+// Defined here: the server declares this shape inside its route plugin, which the client cannot import.
+export interface FeatureInfo {
+  name: string
+  title: string
+  description: string
+  input_schema: JsonSchema
+  accepts_file: boolean
+}
+
+export interface OutputFile { name: string; size: number; content_type: string; url: string }
+export interface JobResults { id: string; status: Status; data: unknown; files: OutputFile[] }
+
+export interface JobQuery { page?: number; status?: Status; feature?: string }
+/** Sent with every list request, so the pager's arithmetic does not depend on the server's default. */
+export const PAGE_SIZE = 20
+
+const base = (feature: string) => `${encodeURIComponent(feature)}/`
+
+export const listFeatures = () => getJson<FeatureInfo[]>('features/')
+
+export function listJobs(q: JobQuery = {}): Promise<JobPage> {
+  const params = new URLSearchParams({ page_size: String(PAGE_SIZE) })
+  if (q.page && q.page > 1) params.set('page', String(q.page))
+  if (q.status) params.set('status', q.status)
+  if (q.feature) params.set('feature', q.feature)
+  return getJson<JobPage>(`jobs/list/?${params}`)
+}
+
+/** JSON input, or multipart (fields as text, which the server coerces) when there is a file. */
+export function createJob(feature: string, input: Record<string, unknown>, file?: File | null): Promise<Pick<JobStatus, 'id' | 'feature' | 'status' | 'created_at'>> {
+  let body: unknown = input
+  if (file) {
+    const form = new FormData()
+    for (const [k, v] of Object.entries(input)) form.append(k, String(v))
+    form.append('file', file)
+    body = form
+  }
+  return postJson(`${base(feature)}create/`, body)
+}
+
+export const getStatus = (feature: string, id: string) => getJson<JobStatus>(`${base(feature)}status/${id}/`)
+export const getResults = (feature: string, id: string) => getJson<JobResults>(`${base(feature)}results/${id}/`)
+export const cancelJob = (feature: string, id: string) => postJson<JobStatus>(`${base(feature)}cancel/${id}/`)
+export const deleteJob = (feature: string, id: string) => request<void>('DELETE', `${base(feature)}delete/${id}/`)
+
+export const eventsUrl = (feature: string, id: string) => apiUrl(`${base(feature)}events/${id}/`)
+export const downloadResultsUrl = (feature: string, id: string, format: 'json' | 'csv') =>
+  apiUrl(`${base(feature)}download-results/${id}/?format=${format}`)

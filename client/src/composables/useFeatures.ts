@@ -1,0 +1,23 @@
+// The registered features, fetched once per page load and shared by every view that needs them.
+import { shallowRef } from 'vue'
+import { ApiError } from '../api/http.ts'
+import { listFeatures, type FeatureInfo } from '../api/jobs.ts'
+
+const features = shallowRef<FeatureInfo[]>()
+const error = shallowRef<ApiError>()
+let loading: Promise<void> | null = null
+
+export function useFeatures() {
+  loading ??= listFeatures().then(
+    (list) => {
+      features.value = list
+      error.value = undefined
+    },
+    (err) => {
+      error.value = err as ApiError
+      loading = null
+    },
+  )
+  const titleOf = (name: string) => features.value?.find((f) => f.name === name)?.title ?? name
+  return { features, error, titleOf }
+}
