@@ -13,6 +13,7 @@ import openapi from './http/openapi.ts'
 import security from './http/security.ts'
 import accounts from './accounts/plugin.ts'
 import accountRoutes from './accounts/routes/index.ts'
+import scheduleRoutes from './schedules/routes.ts'
 import jobs from './jobs/plugin.ts'
 import systemRoutes from './routes/system.ts'
 import spa from './spa.ts'
@@ -94,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(openapi)
   await app.register(accounts)
   await app.register(accountRoutes)
+  await app.register(scheduleRoutes)
   await app.register(jobs)
   await app.register(systemRoutes)
   await app.register(spa)

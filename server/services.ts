@@ -17,7 +17,8 @@ export interface Services {
 
 export const BOSS_SCHEMA = 'pgboss'
 
-export function createBoss(databaseUrl: string, config: Pick<Config, 'databasePoolSize'>): PgBoss {
+export function createBoss(databaseUrl: string, config: Pick<Config, 'databasePoolSize'> & Partial<Pick<Config, 'schedulerIntervalSeconds'>>): PgBoss {
+  const cron = config.schedulerIntervalSeconds ?? 30
   return new PgBoss({
     connectionString: databaseUrl,
     schema: BOSS_SCHEMA,
@@ -25,6 +26,9 @@ export function createBoss(databaseUrl: string, config: Pick<Config, 'databasePo
     max: Math.max(4, Math.ceil(config.databasePoolSize / 2)),
     // Wake workers on other instances the moment a job is sent (one extra connection).
     useListenNotify: true,
+    // Cron: how often an instance looks for due ticks, and how soon a due tick becomes a job.
+    cronMonitorIntervalSeconds: cron,
+    cronWorkerIntervalSeconds: Math.min(5, cron),
   })
 }
 

@@ -12,6 +12,7 @@ import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { openServices, type Services } from './services.ts'
 import { upsertSuperuser } from './accounts/users.ts'
+import { startScheduler, type Scheduler } from './schedules/scheduler.ts'
 
 export interface Database {
   url: string
@@ -63,6 +64,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   let services: Services | undefined
   let app: FastifyInstance | null = null
   let engine: Engine | null = null
+  let scheduler: Scheduler | null = null
   try {
     await migrate(database.url, log)
     services = await openServices(config, log, database.url)
@@ -71,7 +73,10 @@ export async function start(config: Config, log: Logger): Promise<Running> {
 
     const runsApi = config.role !== 'worker'
     const runsWorker = config.role !== 'api'
-    if (runsWorker) engine = await startEngine(services)
+    if (runsWorker) {
+      engine = await startEngine(services)
+      scheduler = await startScheduler(services)
+    }
     let url: string | null = null
     if (runsApi) {
       app = await buildApp(services)
@@ -88,7 +93,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
           log.info('Shutting down: no new requests; finishing in-flight work')
           const grace = config.shutdownGraceSeconds * 1000
           const closeApp = app ? Promise.race([app.close(), new Promise((r) => setTimeout(r, grace).unref())]) : Promise.resolve()
-          await Promise.all([closeApp, engine?.stop()])
+          await Promise.all([closeApp, scheduler?.stop(), engine?.stop()])
           await s.close()
           await database.embedded?.stop()
           log.info('Shutdown complete')
@@ -98,6 +103,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     }
   } catch (err) {
     await app?.close().catch(() => {})
+    await scheduler?.stop().catch(() => {})
     await engine?.stop().catch(() => {})
     await services?.close().catch(() => {})
     await database.embedded?.stop()

@@ -1,0 +1,60 @@
+// Schedules: data access and the one mapping from a row to the API's shape.
+import type { PgBoss } from 'pg-boss'
+import type { Executor } from '../../db/index.ts'
+import type { Schedule } from '../../db/types.ts'
+import { nextRunAt } from './cron.ts'
+
+export interface ScheduleFields {
+  name: string
+  feature: string
+  cron: string
+  timezone: string
+  input: Record<string, unknown>
+  enabled: boolean
+  description: string
+  owner_id: number
+}
+
+export function findSchedule(db: Executor, id: string): Promise<Schedule | undefined> {
+  return db.selectFrom('schedules').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
+export function findScheduleByName(db: Executor, name: string): Promise<Schedule | undefined> {
+  return db.selectFrom('schedules').selectAll().where('name', '=', name).executeTakeFirst()
+}
+
+export function insertSchedule(db: Executor, f: ScheduleFields): Promise<Schedule> {
+  return db.insertInto('schedules').values({ ...f, input: JSON.stringify(f.input) }).returningAll().executeTakeFirstOrThrow()
+}
+
+export function updateSchedule(db: Executor, id: string, f: Partial<ScheduleFields>): Promise<Schedule | undefined> {
+  const { input, ...rest } = f
+  return db.updateTable('schedules')
+    .set({ ...rest, ...(input ? { input: JSON.stringify(input) } : {}), updated_at: new Date() })
+    .where('id', '=', id).returningAll().executeTakeFirst()
+}
+
+export async function deleteSchedule(db: Executor, id: string): Promise<boolean> {
+  const r = await db.deleteFrom('schedules').where('id', '=', id).executeTakeFirst()
+  return Number(r.numDeletedRows) > 0
+}
+
+export function toScheduleResponse(boss: PgBoss, s: Schedule) {
+  const next = s.enabled ? nextRunAt(boss, s.cron, s.timezone) : null
+  return {
+    id: s.id,
+    name: s.name,
+    feature: s.feature,
+    cron: s.cron,
+    timezone: s.timezone,
+    input: s.input,
+    enabled: s.enabled,
+    description: s.description,
+    owner: s.owner_id,
+    last_run_at: s.last_run_at?.toISOString() ?? null,
+    next_run_at: next?.toISOString() ?? null,
+    total_run_count: s.total_run_count,
+    created_at: s.created_at.toISOString(),
+    updated_at: s.updated_at.toISOString(),
+  }
+}
