@@ -2,6 +2,8 @@
 // routes, validation and the feature list) and every worker thread (for the four phases).
 // It imports nothing from server/: a feature file must load inside a thread.
 import type { Static, TObject } from '@sinclair/typebox'
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/types.ts'
 
 /** Which upload a feature accepts in the `file` part of a multipart create. */
 export interface FileAcceptance {
@@ -47,6 +49,10 @@ export interface JobContext {
   signal: AbortSignal
   /** Reports progress (0–100); cheap to call often, it is throttled before it reaches the database. */
   progress(percent: number): void
+  /** The thread's own small pool on the app database, for `system` features only (else null). */
+  db: Kysely<Database> | null
+  /** Root of every request's files (MEDIA_ROOT), for `system` features that manage them. */
+  mediaRoot: string
 }
 
 /** What `save` returns: the result document, and content types for the files it wrote. */
@@ -61,6 +67,11 @@ export interface Feature<Input = any, Valid = any, Output = any> {
   description: string
   input: TObject
   file?: FileAcceptance
+  /**
+   * A feature that maintains Conveyor itself (clean-ups): only staff may create it, others do not
+   * see it, and its phases get `ctx.db`. Ordinary features work on their input and files only.
+   */
+  system?: boolean
   /** Hard limit of one attempt; the thread is terminated when it passes. Default 3600. */
   timeLimitSeconds?: number
   /** Default: no retry. Failures a retry cannot fix should throw JobError. */

@@ -64,7 +64,10 @@ export async function startEngine(services: Services): Promise<Engine> {
     wake()
   }
 
-  const pool = new ThreadPool({ size: config.workerThreads, featureModules: urls, memoryLimitMb: config.workerMemoryLimitMb, log, onIdle: wake })
+  const pool = new ThreadPool({
+    size: config.workerThreads, featureModules: urls, databaseUrl: services.databaseUrl, mediaRoot: config.mediaRoot,
+    memoryLimitMb: config.workerMemoryLimitMb, log, onIdle: wake,
+  })
   try {
     await pool.start()
   } catch (err) {

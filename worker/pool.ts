@@ -33,6 +33,8 @@ const THREAD_URL = new URL('./thread.ts', import.meta.url)
 export interface PoolOptions {
   size: number
   featureModules: string[]
+  databaseUrl: string
+  mediaRoot: string
   memoryLimitMb: number
   log: Logger
   /** Called whenever a thread becomes free (finished a task, or a replacement became ready). */
@@ -86,7 +88,8 @@ export class ThreadPool {
   }
 
   #spawn(existing?: Slot): Promise<void> {
-    const data: ThreadData = { featureModules: this.#options.featureModules }
+    const { featureModules, databaseUrl, mediaRoot } = this.#options
+    const data: ThreadData = { featureModules, databaseUrl, mediaRoot }
     const worker = new Worker(THREAD_URL, {
       workerData: data,
       name: 'conveyor-job',

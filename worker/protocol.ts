@@ -54,6 +54,9 @@ export type FromThread =
 /** Initial data of every thread (workerData). */
 export interface ThreadData {
   featureModules: string[]
+  /** For `system` features' own pool (see JobContext.db); ordinary features never connect. */
+  databaseUrl: string
+  mediaRoot: string
 }
 
 export function serializeError(err: unknown): SerializedError {

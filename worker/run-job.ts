@@ -121,7 +121,7 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
     clearTimeout(limitTimer)
     if (graceTimer) clearTimeout(graceTimer)
     progress.close()
-    if (outcome.kind !== 'done' && outcome.kind !== 'failed') await runCleanupOnMain(feature, spec, log)
+    if (outcome.kind !== 'done' && outcome.kind !== 'failed') await runCleanupOnMain(feature, spec, config.mediaRoot, log)
     await settle(deps, { requestId, queue, entry, feature, outcome, timedOut, limit, staged, attempt: row.attempts })
   } catch (err) {
     log.error({ err, requestId }, 'job failed in the engine')
@@ -170,10 +170,10 @@ async function settle(deps: RunDeps, s: {
 }
 
 /** The thread died before its cleanup phase could run: run the feature's cleanup here, best effort. */
-async function runCleanupOnMain(feature: Feature, spec: Task, log: Logger): Promise<void> {
+async function runCleanupOnMain(feature: Feature, spec: Task, mediaRoot: string, log: Logger): Promise<void> {
   if (!feature.cleanup) return
   try {
-    await feature.cleanup({ ...spec, signal: AbortSignal.abort(), progress: () => {} })
+    await feature.cleanup({ ...spec, signal: AbortSignal.abort(), progress: () => {}, db: null, mediaRoot })
   } catch (err) {
     log.warn({ err, requestId: spec.requestId }, 'cleanup after a lost thread failed')
   }

@@ -8,8 +8,16 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { JobError, type JobContext } from './feature.ts'
 import { serializeError, type FromThread, type Phase, type Task, type TaskResult, type ThreadData, type ToThread } from './protocol.ts'
 import { getFeature, loadFeatures } from './registry.ts'
+import type { Kysely } from 'kysely'
+import { createDb } from '../db/index.ts'
+import type { Database } from '../db/types.ts'
 
 const port = parentPort!
+const settings = workerData as ThreadData
+// Opened on the first `system` feature's job and kept for the thread's life (two connections).
+let systemDb: Kysely<Database> | null = null
+const dbFor = (feature: { system?: boolean } | undefined) =>
+  feature?.system ? (systemDb ??= createDb(settings.databaseUrl, { max: 2, applicationName: 'conveyor-thread' })) : null
 const post = (message: FromThread) => port.postMessage(message)
 const running = new Map<string, AbortController>()
 
@@ -66,6 +74,7 @@ async function run(task: Task): Promise<void> {
     get workDir() { return workDir.get() },
     get outputDir() { return outputDir.get() },
     signal: controller.signal, progress: progressReporter(task.requestId),
+    db: dbFor(feature), mediaRoot: settings.mediaRoot,
   }
   let phase: Phase = 'validate'
   let outcome: FromThread | undefined
@@ -108,5 +117,5 @@ try {
 } catch {
   // not permitted here: run at normal priority
 }
-await loadFeatures((workerData as ThreadData).featureModules)
+await loadFeatures(settings.featureModules)
 post({ type: 'ready' })

@@ -51,7 +51,7 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/v1/features/', {
     onRequest: app.authenticate,
     schema: { tags: ['jobs'], summary: 'Registered features', response: { 200: Type.Array(FeatureInfoSchema) } },
-  }, async () => features.map((f) => ({
+  }, async (request) => features.filter((f) => !f.system || request.user!.is_staff).map((f) => ({
     name: f.name, title: f.title, description: f.description, input_schema: f.input, accepts_file: Boolean(f.file),
   })))
 

@@ -86,14 +86,16 @@ export function findResult(db: Executor, requestId: string): Promise<ProcessingR
 }
 
 export interface ListFilter {
-  ownerId: number
+  /** null: every owner's (staff). */
+  ownerId: number | null
   feature?: string
   status?: RequestStatus
   ascending?: boolean
 }
 
 export async function countRequests(db: Executor, filter: ListFilter): Promise<number> {
-  let q = db.selectFrom('processing_requests').select((eb) => eb.fn.countAll<number>().as('n')).where('owner_id', '=', filter.ownerId)
+  let q = db.selectFrom('processing_requests').select((eb) => eb.fn.countAll<number>().as('n'))
+  if (filter.ownerId !== null) q = q.where('owner_id', '=', filter.ownerId)
   if (filter.feature) q = q.where('feature', '=', filter.feature)
   if (filter.status) q = q.where('status', '=', filter.status)
   return (await q.executeTakeFirstOrThrow()).n
@@ -101,7 +103,8 @@ export async function countRequests(db: Executor, filter: ListFilter): Promise<n
 
 export function listRequests(db: Executor, filter: ListFilter, page: { limit: number; offset: number }): Promise<StatusRow[]> {
   const direction = filter.ascending ? 'asc' : 'desc'
-  let q = db.selectFrom('processing_requests').select(STATUS_COLUMNS).where('owner_id', '=', filter.ownerId)
+  let q = db.selectFrom('processing_requests').select(STATUS_COLUMNS)
+  if (filter.ownerId !== null) q = q.where('owner_id', '=', filter.ownerId)
   if (filter.feature) q = q.where('feature', '=', filter.feature)
   if (filter.status) q = q.where('status', '=', filter.status)
   return q.orderBy('created_at', direction).orderBy('id', direction).limit(page.limit).offset(page.offset).execute()

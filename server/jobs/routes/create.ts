@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import type { ProcessingRequest } from '../../../db/types.ts'
 import type { Feature } from '../../../worker/feature.ts'
-import { conflict, validationFailed } from '../../http/errors.ts'
+import { conflict, notFound, validationFailed } from '../../http/errors.ts'
 import { enqueueRequest } from '../enqueue.ts'
 import { localEnqueued } from '../live.ts'
 import { removeRequestFiles } from '../media.ts'
@@ -31,6 +31,8 @@ const createRoute: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app,
     },
   }, async (request, reply) => {
     const ownerId = request.user!.id
+    // System features (maintenance) are staff's; to anyone else they do not exist.
+    if (feature.system && !request.user!.is_staff) throw notFound()
     const keyHeader = request.headers['idempotency-key']
     const key = typeof keyHeader === 'string' ? keyHeader.trim() : null
     if (key !== null && (key.length === 0 || key.length > 255)) {
