@@ -8,22 +8,13 @@ import { createLogger } from '../../server/logger.ts'
 import { openServices } from '../../server/services.ts'
 import { handleTick, reconcileSchedules, startScheduler, TICK_QUEUE } from '../../server/schedules/scheduler.ts'
 import { api, build, testConfig, userWithToken, type Built } from '../helper.ts'
+import { until } from '../jobs/support.ts'
 
 const URL = '/api/v1/admin/schedules/'
 const FAST = { SCHEDULER_INTERVAL_SECONDS: '1' }
 
 async function requestsOf(built: Built, scheduleId: string) {
   return built.services.db.selectFrom('processing_requests').selectAll().where('schedule_id', '=', scheduleId).execute()
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
 }
 
 /** A second instance on the same database, with its own pg-boss and scheduler. */
@@ -47,7 +38,7 @@ t.test('a real tick with two instances running creates exactly one request', asy
     payload: { name: 'every minute', feature: 'text-stats', cron: '* * * * *', input: { text: 'tick tock' } },
   })
   // pg-boss fires an occurrence of the last minute on its next pass, else at the next minute.
-  const first = await until('the first tick', async () => (await requestsOf(built, schedule.id))[0], 75_000)
+  const [first] = await until(() => requestsOf(built, schedule.id), (rows) => rows.length > 0, { timeoutMs: 75_000, intervalMs: 200 })
   t.equal(first!.feature, 'text-stats')
   t.equal(first!.owner_id, admin.user.id)
   // Several more cron passes run on each instance in this time: none may fire the same tick again.
@@ -75,7 +66,7 @@ t.test('ticks missed while every instance was down fire once when Conveyor is ba
   await sql`UPDATE pgboss.schedule SET created_on = now() - interval '6 hours' WHERE key = ${schedule.id}`.execute(built.services.db)
   const scheduler = await startScheduler(built.services)
   t.teardown(() => scheduler.stop())
-  await until('the catch-up tick', async () => (await requestsOf(built, schedule.id)).length > 0, 30_000)
+  await until(() => requestsOf(built, schedule.id), (rows) => rows.length > 0, { timeoutMs: 30_000, intervalMs: 200 })
   await new Promise((r) => setTimeout(r, 3_000))
   t.equal((await requestsOf(built, schedule.id)).length, 1, 'five missed ticks: one run, not five, not none')
 })
