@@ -67,7 +67,7 @@ async function client({ base, token, seconds }: ClientSetup): Promise<void> {
       // Inside a worker thread autocannon hands back its raw result: aggregate it as its main thread would.
       const raw = await autocannon(options)
       const result = autocannon.aggregateResult([raw], options)
-      parentPort!.postMessage({ average: raw.totalCompletedRequests / raw.duration, non2xx: result.non2xx, p50: result.latency.p50, p99: result.latency.p99 })
+      parentPort!.postMessage({ total: raw.totalCompletedRequests, average: raw.totalCompletedRequests / raw.duration, non2xx: result.non2xx, p50: result.latency.p50, p99: result.latency.p99 })
     } else if (command.phase === 'probe') {
       // Status requests every 20 ms while the CSVs are profiled: how the API answers meanwhile.
       probing = true
@@ -103,6 +103,24 @@ async function writeCsv(file: string, bytes: number): Promise<number> {
   await new Promise<void>((r) => out.end(() => r()))
   return (await stat(file)).size
 }
+
+/** CPU seconds used so far by this process (server + client thread) and by the database's backends (local PostgreSQL only). */
+async function cpuNow(db: { selectFrom: any }): Promise<{ node: number; pg: number }> {
+  const node = (process.cpuUsage().user + process.cpuUsage().system) / 1e6
+  let pg = 0
+  try {
+    const { sql } = await import('kysely')
+    const { rows } = await sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`.execute(db as never)
+    for (const { pid } of rows) {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (f.length > 12) pg += (Number(f[11]) + Number(f[12])) / 100
+    }
+  } catch { pg = NaN }
+  return { node, pg }
+}
+const cpuPer = (a: { node: number; pg: number }, b: { node: number; pg: number }, n: number) =>
+  `CPU per op: node ${((b.node - a.node) * 1000 / n).toFixed(2)} ms, postgres ${((b.pg - a.pg) * 1000 / n).toFixed(2)} ms`
 
 async function main(): Promise<void> {
   const { buildApp } = await import('../server/app.ts')
@@ -154,8 +172,11 @@ async function main(): Promise<void> {
 
     if (only.has('clients')) {
       console.log(`# 2. 20 concurrent clients, each: create, wait for completed, repeat (${seconds} s)`)
+      const c0 = await cpuNow(services.db)
       const r = await ask<{ completed: number; seconds: number }>({ phase: 'clients' })
+      const c1 = await cpuNow(services.db)
       rows.push(['text-stats completed/s, 20 concurrent clients', `${(r.completed / r.seconds).toFixed(0)}/s`, '≥ 400/s', '131/s'])
+      rows.push(['  ' + cpuPer(c0, c1, r.completed), '', '', ''])
     }
 
     if (only.has('csv')) {
@@ -189,8 +210,11 @@ async function main(): Promise<void> {
       console.log(`# 4. creates alone, engine stopped, autocannon 20 connections (${seconds} s)`)
       await engine.stop()
       engine = null
-      const r = await ask<{ average: number; non2xx: number; p50: number; p99: number }>({ phase: 'creates' })
+      const c0 = await cpuNow(services.db)
+      const r = await ask<{ average: number; non2xx: number; p50: number; p99: number; total: number }>({ phase: 'creates' })
+      const c1 = await cpuNow(services.db)
       rows.push(['creates/s (engine stopped), 20 connections', `${Math.round(r.average)}/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.non2xx} non-2xx)`, '≥ 1,000/s', ''])
+      rows.push(['  ' + cpuPer(c0, c1, r.total), '', '', ''])
     }
   } finally {
     await worker.terminate()

@@ -26,11 +26,26 @@ export function createPool(url: string, options: DbOptions = {}): pg.Pool {
   })
 }
 
+// The pg pool under each Kysely instance made here: a few hot paths send named (prepared)
+// statements on it directly, which Kysely cannot (server/jobs/pools.ts).
+const pools = new WeakMap<object, pg.Pool>()
+
+export function registerPool(db: object, pool: pg.Pool): void {
+  pools.set(db, pool)
+}
+
+/** The pool of `db` when `db` is a pool-wide instance (not a transaction or a single connection). */
+export function poolOf(db: object): pg.Pool | undefined {
+  return pools.get(db)
+}
+
 export function createDb(url: string, options: DbOptions = {}): Db {
   const pool = createPool(url, options)
   // An idle client losing its connection (server restart) must not crash the process.
   pool.on('error', () => {})
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  registerPool(db, pool)
+  return db
 }
 
 /** Redacts the password of a connection string for logs. */

@@ -13,6 +13,7 @@ import type { Services } from '../server/services.ts'
 import { ensureQueues, queueName } from '../server/jobs/enqueue.ts'
 import { claimAttempts, type Claimed } from './attempts.ts'
 import { acquireRequestEvents, onLocalEnqueue } from '../server/jobs/live.ts'
+import { preparedDb } from '../server/jobs/pools.ts'
 import { ThreadPool } from './pool.ts'
 import { reconcile } from './reconcile.ts'
 import { featuresOf, loadFeatures, moduleUrls } from './registry.ts'
@@ -30,7 +31,9 @@ export interface Engine {
 const POLL_MS = 2000
 
 export async function startEngine(services: Services): Promise<Engine> {
-  const { config, log, db, boss } = services
+  const { config, log, boss } = services
+  // The engine's statements are a fixed set run for every job: named, so parsed and planned once per connection.
+  const db = preparedDb(services.db) ?? services.db
   const urls = moduleUrls(config.featureModules)
   await loadFeatures(urls)
   const features = featuresOf(urls)

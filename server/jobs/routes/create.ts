@@ -48,9 +48,10 @@ const createRoute: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app,
       const { fields, upload } = multipart
         ? await readMultipart(request, feature, id, config.mediaRoot, config.uploadLimit)
         : { fields: request.body, upload: null }
-      const row = await db.transaction().execute((trx) => enqueueRequest(trx, boss, {
+      // One statement on the pool: the row and its job commit together (see enqueueRequest).
+      const row = await enqueueRequest(db, boss, {
         id, ownerId, feature: feature.name, input: fields, upload, idempotencyKey: key, coerce: multipart,
-      }))
+      })
       // This instance's engine fetches at once; others hear the row's NOTIFY.
       localEnqueued(feature.name)
       return reply.code(202).header('location', statusUrl(row)).send(toCreated(row))
