@@ -131,6 +131,7 @@ async function main(): Promise<void> {
   const { openServices } = await import('../server/services.ts')
   const { createTemplate, dropDatabase, withDatabase } = await import('../test/setup/database.ts')
   const { startEngine } = await import('../worker/index.ts')
+  const { engineDeps } = await import('../server/start.ts')
 
   const admin = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
   const seconds = Number(process.env.BENCH_SECONDS ?? 10)
@@ -146,7 +147,7 @@ async function main(): Promise<void> {
   }, projectRoot)
   const services = await openServices(config, createLogger(config), url)
   const app = await buildApp(services)
-  let engine: Awaited<ReturnType<typeof startEngine>> | null = await startEngine(services)
+  let engine: Awaited<ReturnType<typeof startEngine>> | null = await startEngine(engineDeps(services))
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
   const user = await createUser(services.db, { email: 'bench@example.com', password: 'a long enough passphrase', emailVerified: true })
   const token = app.issueToken(await createSession(services.db, user.id, 3600))

@@ -27,7 +27,7 @@ export function createPool(url: string, options: DbOptions = {}): pg.Pool {
 }
 
 // The pg pool under each Kysely instance made here: a few hot paths send named (prepared)
-// statements on it directly, which Kysely cannot (server/jobs/pools.ts).
+// statements on it directly, which Kysely cannot (db/prepared.ts).
 const pools = new WeakMap<object, pg.Pool>()
 
 export function registerPool(db: object, pool: pg.Pool): void {

@@ -41,7 +41,8 @@ export interface AuthThrottleTable {
   expires_at: Timestamp
 }
 
-export type RequestStatus = 'pending' | 'processing' | 'completed' | 'failed' | 'cancelled'
+export const REQUEST_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled'] as const
+export type RequestStatus = (typeof REQUEST_STATUSES)[number]
 export interface UploadInfo { name: string; size: number; content_type: string }
 export interface OutputFileInfo { name: string; size: number; content_type: string }
 
@@ -106,3 +107,17 @@ export type Schedule = Selectable<ScheduleTable>
 export type ProcessingRequest = Selectable<ProcessingRequestTable>
 export type ProcessingResult = Selectable<ProcessingResultTable>
 export type { Json }
+
+/** The fields of a row that the status shape needs; times as Date (row) or ISO text (NOTIFY payload). */
+export interface StatusFields {
+  id: string
+  feature: string
+  status: RequestStatus
+  progress: number
+  error_message: string | null
+  attempts: number
+  schedule_id: string | null
+  created_at: Date | string
+  started_at: Date | string | null
+  finished_at: Date | string | null
+}

@@ -5,12 +5,17 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { PgBoss } from 'pg-boss'
 import type { Db } from '../db/index.ts'
+import { validatorCompiler } from '../worker/index.ts'
 import type { Config } from './config.ts'
 import { registerErrorHandler, HttpError, methodNotAllowed, notFound } from './http/errors.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
-import { validatorCompiler } from './http/validation.ts'
 import openapi from './http/openapi.ts'
 import security from './http/security.ts'
+import database from './plugins/database.ts'
+import boss from './plugins/boss.ts'
+import features from './plugins/features.ts'
+import events from './plugins/events.ts'
+import mailer from './mail/mailer.ts'
 import accounts from './accounts/plugin.ts'
 import accountRoutes from './accounts/routes/index.ts'
 import scheduleRoutes from './schedules/routes.ts'
@@ -23,10 +28,6 @@ import type { Logger } from './logger.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
-    /** The database actually used: for connections of their own, such as LISTEN. */
-    databaseUrl: string
-    db: Db
-    boss: PgBoss
   }
 }
 
@@ -59,10 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('config', config)
-  app.decorate('databaseUrl', deps.databaseUrl)
-  app.decorate('db', deps.db)
-  app.decorate('boss', deps.boss)
-  app.setValidatorCompiler(validatorCompiler)
+  app.setValidatorCompiler(validatorCompiler as never)
   registerErrorHandler(app)
   const routes = trackRoutes(app)
 
@@ -92,8 +90,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (closing) reply.header('connection', 'close')
   })
 
+  // External wrappers, then our services, then routes: each registered after what it uses.
   await app.register(security)
   await app.register(openapi)
+  await app.register(database, { db: deps.db, databaseUrl: deps.databaseUrl })
+  await app.register(boss, { boss: deps.boss })
+  await app.register(features)
+  await app.register(events)
+  await app.register(mailer)
   await app.register(accounts)
   await app.register(accountRoutes)
   await app.register(scheduleRoutes)

@@ -6,13 +6,12 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.ts'
 import { migrateToLatest } from '../db/migrate.ts'
 import { waitForDatabase } from '../db/wait.ts'
 import { runSetup } from '../seeds/index.ts'
-import { startEngine, type Engine } from '../worker/index.ts'
+import { startEngine, startScheduler, type Engine, type EngineDeps, type Scheduler } from '../worker/index.ts'
 import { buildApp } from './app.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { openServices, type Services } from './services.ts'
 import { upsertSuperuser } from './accounts/users.ts'
-import { startScheduler, type Scheduler } from './schedules/scheduler.ts'
 
 export interface Database {
   url: string
@@ -51,6 +50,12 @@ export async function ensureSuperuser(services: Pick<Services, 'db' | 'log'>, ad
   services.log.info(`${created ? 'Created' : 'Updated'} superuser ${admin.email}`)
 }
 
+/** What the job engine takes from the running services: its own settings, not the whole config. */
+export function engineDeps(services: Services): EngineDeps {
+  const { db, boss, log, databaseUrl, config } = services
+  return { db, boss, log, databaseUrl, settings: config }
+}
+
 export interface Running {
   app: FastifyInstance | null
   services: Services
@@ -74,7 +79,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     const runsApi = config.role !== 'worker'
     const runsWorker = config.role !== 'api'
     if (runsWorker) {
-      engine = await startEngine(services)
+      engine = await startEngine(engineDeps(services))
       scheduler = await startScheduler(services)
     }
     let url: string | null = null

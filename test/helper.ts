@@ -10,6 +10,7 @@ import { createSession } from '../server/accounts/sessions.ts'
 import type { User } from '../db/types.ts'
 import { cloneTemplate, dropDatabase } from './setup/database.ts'
 import { startEngine, type Engine } from '../worker/index.ts'
+import { engineDeps } from '../server/start.ts'
 
 export const adminUrl = (): string => {
   const url = process.env.CONVEYOR_TEST_ADMIN_URL
@@ -58,7 +59,7 @@ export async function build(t: Test, options: BuildOptions = {}): Promise<Built>
   const app = await buildApp(services)
   options.routes?.(app)
   await app.ready()
-  const engine = options.engine ? await startEngine(services) : null
+  const engine = options.engine ? await startEngine(engineDeps(services)) : null
   t.teardown(async () => {
     await engine?.stop()
     await app.close()

@@ -12,6 +12,10 @@ const root = path.resolve(import.meta.dirname, '..')
 const bin = (name: string) => path.join(root, 'node_modules', '.bin', name)
 const log = { info: (m: string) => console.log(`# ${m}`), warn: (m: string) => console.log(`# ${m}`) }
 
+// Children (tap and the test files) run on this Node (24, the dev dependency) even when started
+// without npm, which is what puts node_modules/.bin first on PATH.
+process.env.PATH = `${path.join(root, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`
+
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: 'inherit', env, cwd: root })

@@ -1,189 +1,47 @@
-// The job engine: claims jobs from the features' pg-boss queues exactly when a thread is free, runs
-// them in the worker-thread pool, heartbeats what it holds, recovers lost attempts, stops cleanly.
+// The job system's facade: everything server/ (HTTP) and seeds/ use of worker/ is exported here.
 //
-// Why our own claim loop (boss.fetch) instead of boss.work(): work() runs per queue, so a pool shared
-// by N feature queues would either claim up to N×threads jobs (the extra ones waiting in memory while
-// their expiry clock runs and other instances could have run them) or idle threads. Here a job is
-// claimed only for a free thread, and the loop fetches again the moment a thread frees up, so there
-// is no polling sleep between jobs. It fetches only the queues that may hold work: one a create named
-// (in-process signal for a local create, the requests table's NOTIFY for any instance's, on the
-// process's one listener connection), or one whose last fetch came back full; every queue on the 2 s
-// backstop poll (delayed retries, missed notifications).
-import type { Services } from '../server/services.ts'
-import { ensureQueues, queueName } from '../server/jobs/enqueue.ts'
-import { claimAttempts, type Claimed } from './attempts.ts'
-import { acquireRequestEvents, onLocalEnqueue } from '../server/jobs/live.ts'
-import { preparedDb } from '../server/jobs/pools.ts'
-import { ThreadPool } from './pool.ts'
-import { reconcile } from './reconcile.ts'
-import { featuresOf, loadFeatures, moduleUrls } from './registry.ts'
-import { runJob, type ActiveJob } from './run-job.ts'
+// Glossary
+//   request  A user's processing request: one row in processing_requests (id, owner, input, status…).
+//   feature  A kind of work (`text-stats`, `csv-profile`): one file under worker/features/ with an
+//            input schema, limits and the four phase functions, listed once in features/index.ts.
+//   job      One pg-boss job in the feature's queue: one *attempt* at a request. A retry is a new job.
+//   phase    validate → process → save → cleanup, run in that order inside a thread; cleanup always.
+//   thread   A Node worker thread of the pool. It runs one job at a time, and many jobs in its life;
+//            a thread that crashes, runs out of memory or is terminated is replaced.
+//   engine   The main-thread side (engine/): claims jobs from pg-boss when a thread is free, hands
+//            them to threads, writes every status change and result to the database.
+//   schedule A row of `schedules` mirrored into pg-boss's cron; each tick creates a request.
+//
+// Folders: features/ (the feature API, registry, built-in features), requests/ (creating, reading,
+// cancelling requests; input validation; media paths; live events), queue/ (pg-boss: settings,
+// queues, the one adapter over its internals), engine/ (claim, run, settle, recover), threads/
+// (the pool, the thread entry, the messages between them), schedules/ (cron rows ↔ pg-boss).
+// Imports run server → worker → db only: nothing here imports server/.
 
-export { liveThreads } from './pool.ts'
+export { InputError, NotFoundError, ConflictError } from './errors.ts'
 
-export interface Engine {
-  stop(): Promise<void>
-  /** Fetch now (after a local enqueue; NOTIFY does this across instances). */
-  wake(): void
-  stats(): { threads: number; busy: number; active: number }
-}
+export { defineFeature, JobError, type Feature, type JobContext, type RetryPolicy } from './features/api.ts'
+export { featuresOf, getFeature, loadFeatures, moduleUrls, registerFeatureModules } from './features/registry.ts'
 
-const POLL_MS = 2000
+export { BOSS_SCHEMA, createBoss, type BossSettings } from './queue/boss.ts'
+export { ensureQueues, queueName, timeLimitOf, type QueueSettings } from './queue/queues.ts'
 
-export async function startEngine(services: Services): Promise<Engine> {
-  const { config, log, boss } = services
-  // The engine's statements are a fixed set run for every job: named, so parsed and planned once per connection.
-  const db = preparedDb(services.db) ?? services.db
-  const urls = moduleUrls(config.featureModules)
-  await loadFeatures(urls)
-  const features = featuresOf(urls)
-  await ensureQueues(boss, features, config)
-  const queues = features.map((f) => queueName(f.name))
+export { createRequest, type NewProcessingRequest } from './requests/create.ts'
+export { validateInput } from './requests/input.ts'
+export { validationBody, validatorCompiler } from './requests/schema-validation.ts'
+export {
+  cancelRequest, countRequests, deleteRequest, findByIdempotencyKey, findRequest, findResult, findStatus, isTerminal, listRequests,
+  UNFINISHED, type ListFilter, type StatusRow,
+} from './requests/repository.ts'
+export { inputDir, insideDir, outputDir, removeRequestFiles, safeFileName } from './requests/media.ts'
+export { acquireRequestEvents, localEnqueued, RequestEvents, type RequestEvent } from './requests/events.ts'
 
-  const active = new Map<string, ActiveJob>()
-  const running = new Set<Promise<void>>()
-  let reserved = 0
-  let stopping = false
-  let signalled = false
-  let wakeUp: (() => void) | null = null
-  const wake = () => {
-    signalled = true
-    wakeUp?.()
-  }
-  /** Resolves true when woken, false when the backstop poll came due. */
-  const sleep = (ms: number) => new Promise<boolean>((resolve) => {
-    if (signalled || stopping) return resolve(true)
-    const timer = setTimeout(() => done(false), ms)
-    function done(woken: boolean) { clearTimeout(timer); wakeUp = null; resolve(woken) }
-    wakeUp = () => done(true)
-  })
-  // Queues that may hold runnable jobs, in the order to fetch them (a full batch goes to the back).
-  const pending = new Set(queues)
-  const known = new Set(queues)
-  const hint = (feature: string) => {
-    const queue = queueName(feature)
-    if (!known.has(queue)) return
-    pending.add(queue)
-    wake()
-  }
+export { startEngine, type Engine, type EngineDeps } from './engine/index.ts'
+export type { EngineSettings } from './engine/settings.ts'
+export { liveThreads } from './threads/pool.ts'
 
-  const pool = new ThreadPool({
-    size: config.workerThreads, featureModules: urls, databaseUrl: services.databaseUrl, mediaRoot: config.mediaRoot,
-    memoryLimitMb: config.workerMemoryLimitMb, log, onIdle: wake,
-  })
-  try {
-    await pool.start()
-  } catch (err) {
-    await pool.stop()
-    throw err
-  }
-  const live = await acquireRequestEvents(boss, log)
-  const unsubscribe = [
-    onLocalEnqueue(hint),
-    live.events.onEvent((event) => {
-      if (event.status === 'pending') hint(event.feature)
-      else if (event.status === 'cancelled') active.get(event.id)?.abort('cancelled')
-    }),
-    // Notifications may have been missed while the listener reconnected: look again.
-    live.events.onResync(() => {
-      queues.forEach((q) => pending.add(q))
-      wake()
-      void checkCancelled()
-    }),
-  ]
-
-  async function checkCancelled(): Promise<void> {
-    const ids = [...active.keys()]
-    if (ids.length === 0) return
-    const rows = await db.selectFrom('processing_requests').select('id').where('id', 'in', ids).where('status', '=', 'cancelled').execute()
-      .catch(() => [])
-    for (const { id } of rows) active.get(id)?.abort('cancelled')
-  }
-
-  const deps = { db, boss, config, log, pool }
-  async function claimLoop(): Promise<void> {
-    while (!stopping) {
-      signalled = false
-      let failed = false
-      for (const queue of [...pending]) {
-        const free = pool.idle - reserved
-        if (free <= 0 || stopping) break
-        pending.delete(queue)
-        let jobs: Claimed[]
-        try {
-          jobs = await claimAttempts(db, boss, queue, free, (claimed, committed) => {
-            for (const { job, row } of claimed) {
-              if (!row) continue // cancelled or deleted before it started: settled by the claim
-              reserved++
-              let released = false
-              const release = () => { if (!released) { released = true; reserved-- } }
-              const p = runJob(deps, queue, job, row, committed, release, active).finally(() => running.delete(p))
-              running.add(p)
-            }
-          })
-        } catch (err) {
-          log.error({ err, queue }, 'claim failed')
-          pending.add(queue)
-          failed = true
-          break
-        }
-        if (jobs.length === free) pending.add(queue) // a full batch: there may be more
-      }
-      // Sleep until woken (a create, a free thread) or the backstop poll, which looks at every queue.
-      if (failed || pending.size === 0 || pool.idle - reserved <= 0) {
-        if (!(await sleep(POLL_MS))) queues.forEach((q) => pending.add(q))
-      }
-    }
-  }
-
-  // Heartbeat: keeps our jobs' claims fresh; a job we hold that pg-boss no longer counts as ours was
-  // cancelled or taken back, so its thread is stopped.
-  async function heartbeat(): Promise<void> {
-    const byQueue = new Map<string, ActiveJob[]>()
-    for (const a of active.values()) byQueue.set(a.queue, [...(byQueue.get(a.queue) ?? []), a])
-    for (const [queue, jobs] of byQueue) {
-      try {
-        const res = await boss.touch(queue, jobs.map((a) => a.job)) as { settled?: string[] }
-        if (!res.settled) continue
-        const held = new Set(res.settled)
-        for (const a of jobs) if (!held.has(a.job.id) && active.get(a.requestId) === a) a.abort('lost')
-      } catch (err) {
-        log.warn({ err, queue }, 'heartbeat failed')
-      }
-    }
-  }
-  const recover = () => reconcile(db, boss, log, features.map((f) => f.name)).catch((err) => { log.error({ err }, 'reconciliation failed'); return 0 })
-
-  await recover()
-  const heartbeatMs = (config.jobHeartbeatSeconds * 1000) / 2
-  const timers = [
-    setInterval(() => void heartbeat(), heartbeatMs),
-    setInterval(() => void recover(), Math.max(5000, heartbeatMs)),
-  ]
-  const loop = claimLoop()
-
-  let stopped: Promise<void> | undefined
-  return {
-    wake,
-    stats: () => ({ threads: pool.size, busy: pool.busy, active: active.size }),
-    stop() {
-      stopped ??= (async () => {
-        stopping = true
-        wake()
-        await loop
-        // Let running jobs finish within the grace period (still heartbeating, still cancellable);
-        // then stop them, and they are requeued for another engine.
-        const grace = new Promise<void>((r) => setTimeout(r, config.shutdownGraceSeconds * 1000).unref())
-        await Promise.race([Promise.allSettled([...running]), grace])
-        for (const a of active.values()) a.abort('shutdown')
-        await Promise.allSettled([...running])
-        unsubscribe.forEach((u) => u())
-        timers.forEach(clearInterval)
-        await pool.stop()
-        await live.release()
-        log.info('job engine stopped')
-      })()
-      return stopped
-    },
-  }
-}
+export { ensureTickQueue, reconcileSchedules, startScheduler, syncSchedule, type Scheduler } from './schedules/scheduler.ts'
+export { createScheduledRequest } from './schedules/run.ts'
+export { checkSchedule } from './schedules/validate.ts'
+export { nextRunAt } from './schedules/cron.ts'
+export { deleteSchedule, findSchedule, insertSchedule, updateSchedule, type ScheduleFields } from './schedules/repository.ts'

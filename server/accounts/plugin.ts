@@ -111,4 +111,4 @@ export default fp(async (app) => {
   app.decorate('clearTokenCookie', (reply: FastifyReply) => {
     reply.clearCookie(TOKEN_COOKIE, { httpOnly: true, sameSite: 'strict', secure: config.env === 'production', path: '/' })
   })
-}, { name: 'accounts-auth' })
+}, { name: 'accounts-auth', dependencies: ['database'] })

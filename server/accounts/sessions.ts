@@ -81,9 +81,3 @@ export async function revokeUserSessions(db: Executor, userId: number, keep?: st
   await sql`WITH gone AS (DELETE FROM sessions WHERE user_id = ${userId} AND id IS DISTINCT FROM ${keep ?? null}::uuid)
     SELECT pg_notify(${AUTH_CHANNEL}, ${JSON.stringify(change)})`.execute(db)
 }
-
-/** Expired sessions already fail (caches check expiry too), so deleting them needs no announcement. */
-export async function deleteExpiredSessions(db: Executor, now = new Date()): Promise<number> {
-  const r = await db.deleteFrom('sessions').where('expires_at', '<=', now).executeTakeFirst()
-  return Number(r.numDeletedRows)
-}

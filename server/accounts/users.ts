@@ -2,23 +2,12 @@
 import { sql } from 'kysely'
 import type { Executor } from '../../db/index.ts'
 import type { User } from '../../db/types.ts'
+import { findUserByEmail, findUserById, normalizeEmail } from '../../db/repositories/users.ts'
 import { hashPassword, verifyPassword } from './passwords.ts'
 import { notifyAuthChange } from './sessions.ts'
 
-/** E-mail as stored: trimmed, domain lower-cased (the local part is kept, as Django does). */
-export function normalizeEmail(email: string): string {
-  const trimmed = email.trim()
-  const at = trimmed.lastIndexOf('@')
-  return at < 0 ? trimmed : `${trimmed.slice(0, at)}@${trimmed.slice(at + 1).toLowerCase()}`
-}
-
-export function findUserByEmail(db: Executor, email: string): Promise<User | undefined> {
-  return db.selectFrom('users').selectAll().where(sql<string>`lower(email)`, '=', normalizeEmail(email).toLowerCase()).executeTakeFirst()
-}
-
-export function findUserById(db: Executor, id: number): Promise<User | undefined> {
-  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
-}
+// Lookups live in db/ (the schedules' checks need them too); the writes that hash passwords live here.
+export { findUserByEmail, findUserById, normalizeEmail }
 
 export interface NewUserInput {
   email: string

@@ -1,6 +1,7 @@
-// DRF-shaped HTTP errors: every error response is built here, so the shapes live in one place.
+// DRF-shaped HTTP errors: every error response is built here, so the shapes live in one place; the
+// job system's domain errors (worker/errors.ts) are mapped to them here too.
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { validationBody } from './validation.ts'
+import { ConflictError, InputError, NotFoundError, validationBody } from '../../worker/index.ts'
 
 export type ErrorBody = Record<string, unknown>
 
@@ -36,13 +37,19 @@ export const payloadTooLarge = () => new HttpError(413, { detail: 'Request body 
 
 /** Maps every error (ours, Fastify's, a bug's) to its response; 5xx details never leave the server. */
 export function registerErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
+  app.setErrorHandler((error: FastifyError | HttpError | InputError | NotFoundError | ConflictError, request, reply) => {
     let status: number
     let body: ErrorBody
     if (error instanceof HttpError) {
       status = error.statusCode
       body = error.body
       reply.headers(error.headers)
+    } else if (error instanceof InputError) {
+      [status, body] = [400, error.fields]
+    } else if (error instanceof NotFoundError) {
+      [status, body] = [404, { detail: error.message }]
+    } else if (error instanceof ConflictError) {
+      [status, body] = [409, { detail: error.message, ...error.extra }]
     } else if (error.validation) {
       // A malformed id in the path names no object: that is "not found", as a URL pattern would say.
       if (error.validationContext === 'params') [status, body] = [404, { detail: 'Not found.' }]

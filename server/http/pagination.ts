@@ -1,24 +1,11 @@
 // DRF's PageNumberPagination: `?page=N&page_size=M` → {count, next, previous, results}; a page past
 // the end (or not a number) is 404 "Invalid page.". Page 1 always exists, even when empty.
-import { Type, type TSchema } from '@sinclair/typebox'
+// The page's shape is server/schemas/pagination.ts.
 import type { FastifyRequest } from 'fastify'
 import { notFound } from './errors.ts'
 
 export const DEFAULT_PAGE_SIZE = 20
 export const MAX_PAGE_SIZE = 100
-
-/** Query fields for a paginated route (kept as text: DRF's own parsing rules apply, not coercion). */
-export const PageQuery = {
-  page: Type.Optional(Type.String()),
-  page_size: Type.Optional(Type.String()),
-}
-
-export const PageSchema = <T extends TSchema>(item: T) => Type.Object({
-  count: Type.Integer(),
-  next: Type.Union([Type.String(), Type.Null()]),
-  previous: Type.Union([Type.String(), Type.Null()]),
-  results: Type.Array(item),
-})
 
 export interface Page {
   number: number

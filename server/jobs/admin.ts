@@ -2,11 +2,11 @@
 // the maintenance schedules' runs, owned by the system account, are observed.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { RequestStatus } from '../../db/types.ts'
+import { countRequests, findStatus, listRequests, type StatusRow } from '../../worker/index.ts'
 import { notFound } from '../http/errors.ts'
-import { PageQuery, PageSchema, pageBody, resolvePage } from '../http/pagination.ts'
-import { StatusFilter } from './plugin.ts'
-import { countRequests, findStatus, listRequests, RequestStatusSchema, toStatus, type StatusRow } from './repository.ts'
+import { pageBody, resolvePage } from '../http/pagination.ts'
+import { PageQuery, PageSchema } from '../schemas/pagination.ts'
+import { RequestStatusSchema, StatusFilter, toStatus } from '../schemas/requests.ts'
 
 const AdminStatusSchema = Type.Intersect([RequestStatusSchema, Type.Object({ owner: Type.Integer() })])
 const withOwner = (row: StatusRow) => ({ ...toStatus(row), owner: row.owner_id })
@@ -28,7 +28,7 @@ const adminJobs: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request) => {
     const q = request.query
-    const filter = { ownerId: q.user ?? null, feature: q.feature, status: q.status as RequestStatus | undefined }
+    const filter = { ownerId: q.user ?? null, feature: q.feature, status: q.status }
     const count = await countRequests(db, filter)
     const page = resolvePage(q, count)
     return pageBody(request, page, count, (await listRequests(db, filter, page)).map(withOwner))

@@ -1,15 +1,12 @@
-// Processing-request API: loads the feature registry, makes sure every feature's queue exists, and
-// registers `/api/v1/<feature>/…` for each feature, `/api/v1/features/` and `/api/v1/jobs/list/`.
+// Processing-request API: `/api/v1/<feature>/…` for each registered feature, `/api/v1/features/` and
+// `/api/v1/jobs/list/`. Routes only: the features, queues and events come from the service plugins.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
-import type { RequestStatus } from '../../db/types.ts'
-import { featuresOf, loadFeatures, moduleUrls } from '../../worker/registry.ts'
-import { HttpError } from '../http/errors.ts'
-import { PageQuery, PageSchema, pageBody, resolvePage } from '../http/pagination.ts'
-import { ensureQueues } from './enqueue.ts'
-import { acquireRequestEvents, type RequestEvents } from './live.ts'
-import { countRequests, listRequests, RequestStatusSchema, STATUSES, toStatus } from './repository.ts'
+import { countRequests, listRequests } from '../../worker/index.ts'
+import { pageBody, resolvePage } from '../http/pagination.ts'
+import { PageQuery, PageSchema } from '../schemas/pagination.ts'
+import { RequestStatusSchema, StatusFilter, toStatus } from '../schemas/requests.ts'
 import createRoute from './routes/create.ts'
 import downloadRoutes from './routes/downloads.ts'
 import eventRoutes from './routes/events.ts'
@@ -23,27 +20,8 @@ const FeatureInfoSchema = Type.Object({
   accepts_file: Type.Boolean(),
 })
 
-export const StatusFilter = Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s))))
-
 const jobs: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, boss, db, log } = app
-  const urls = moduleUrls(config.featureModules)
-  await loadFeatures(urls)
-  const features = featuresOf(urls)
-  await ensureQueues(boss, features, config)
-
-  // The process's shared LISTEN connection, taken on the first live-status subscriber (and never
-  // after the app has closed, which would leave it open).
-  let live: ReturnType<typeof acquireRequestEvents> | null = null
-  let closed = false
-  const events = async (): Promise<RequestEvents> => {
-    if (closed) throw new HttpError(503, { detail: 'The server is shutting down.' })
-    return (await (live ??= acquireRequestEvents(boss, log))).events
-  }
-  app.addHook('onClose', async () => {
-    closed = true
-    if (live) await (await live.catch(() => null))?.release()
-  })
+  const { config, db, features } = app
 
   // Only these routes take multipart bodies; the upload limit applies per file, streamed.
   await app.register(multipart, { limits: { fileSize: config.uploadLimit } })
@@ -64,7 +42,7 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request) => {
     const q = request.query
-    const filter = { ownerId: request.user!.id, feature: q.feature, status: q.status as RequestStatus | undefined }
+    const filter = { ownerId: request.user!.id, feature: q.feature, status: q.status }
     const count = await countRequests(db, filter)
     const page = resolvePage(q, count)
     const rows = await listRequests(db, filter, page)
@@ -76,7 +54,7 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
     await app.register(createRoute, { feature, prefix })
     await app.register(requestRoutes, { feature, prefix })
     await app.register(downloadRoutes, { feature, prefix })
-    await app.register(eventRoutes, { feature, prefix, events })
+    await app.register(eventRoutes, { feature, prefix })
   }
 }
 

@@ -8,9 +8,8 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyRequest } from 'fastify'
 import type { UploadInfo } from '../../db/types.ts'
-import type { Feature } from '../../worker/feature.ts'
+import { inputDir, safeFileName, type Feature } from '../../worker/index.ts'
 import { payloadTooLarge, validationFailed } from '../http/errors.ts'
-import { inputDir, safeFileName } from './media.ts'
 
 /** Passes bytes through while checking they are UTF-8 text; after the first bad byte it only drains. */
 class TextCheck extends Transform {

@@ -3,15 +3,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { sql } from 'kysely'
+import {
+  checkSchedule, createScheduledRequest, deleteSchedule, findSchedule, insertSchedule, syncSchedule, updateSchedule, type ScheduleFields,
+} from '../../worker/index.ts'
 import { notFound, validationFailed } from '../http/errors.ts'
 import { pageBody, resolvePage } from '../http/pagination.ts'
-import { deleteSchedule, findSchedule, insertSchedule, toScheduleResponse, updateSchedule, type ScheduleFields } from './repository.ts'
-import { ScheduleIdParams, ScheduleInputSchema, ScheduleListQuery, SchedulePageSchema, SchedulePatchSchema, ScheduleSchema, type SchedulePatch } from './schemas.ts'
-import { ensureTickQueue, syncSchedule } from './scheduler.ts'
-import { checkSchedule } from './validate.ts'
-import { createScheduledRequest } from './run.ts'
-import { RequestStatusSchema, toStatus } from '../jobs/repository.ts'
-import { loadFeatures, moduleUrls } from '../../worker/registry.ts'
+import { RequestStatusSchema, toStatus } from '../schemas/requests.ts'
+import { ScheduleIdParams, ScheduleInputSchema, ScheduleListQuery, SchedulePageSchema, SchedulePatchSchema, ScheduleSchema, type SchedulePatch } from '../schemas/schedules.ts'
+import { toScheduleResponse } from './respond.ts'
 
 const tags = ['admin: schedules']
 
@@ -47,10 +46,6 @@ const scheduleRoutes: FastifyPluginAsyncTypebox = async (app) => {
     owner_id: body.owner ?? current.owner_id,
   })
 
-  // Validation needs the features (loading is shared and happens once), and the tick queue must
-  // exist before a schedule can point at it; API-only instances create it too.
-  await loadFeatures(moduleUrls(app.config.featureModules))
-  await ensureTickQueue(boss)
   app.addHook('onRequest', app.requireStaff)
 
   app.get(`${base}/`, {

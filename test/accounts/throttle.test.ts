@@ -1,7 +1,7 @@
 // Rate-limit counters in PostgreSQL (shared by instances) and the accounts maintenance function.
 import t from 'tap'
 import { sql } from 'kysely'
-import { deleteExpiredAuthData } from '../../server/accounts/maintenance.ts'
+import { deleteExpiredAuthData } from '../../db/repositories/auth-cleanup.ts'
 import { createSession } from '../../server/accounts/sessions.ts'
 import { hit, peek, reset, type ThrottleRule } from '../../server/accounts/throttle.ts'
 import { build, userWithToken } from '../helper.ts'

@@ -5,6 +5,7 @@ import path from 'node:path'
 import t from 'tap'
 import { sql } from 'kysely'
 import { startEngine } from '../../worker/index.ts'
+import { engineDeps } from '../../server/start.ts'
 import { buildJobs, client, until } from './support.ts'
 
 const jobState = async (db: any, jobId: string) =>
@@ -20,7 +21,7 @@ t.test('a cancelled pending request never starts', async (t) => {
   t.ok(cancelled.data.finished_at)
   const row = await built.services.db.selectFrom('processing_requests').select('job_id').where('id', '=', id).executeTakeFirstOrThrow()
   t.equal(await jobState(built.services.db, row.job_id!), 'cancelled', 'its pg-boss job is cancelled too')
-  const engine = await startEngine(built.services)
+  const engine = await startEngine(engineDeps(built.services))
   try {
     // A request created after it completes, so the engine has been through the queue.
     const later = (await c.create('test-behave', {})).data.id

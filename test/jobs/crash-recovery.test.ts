@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import path from 'node:path'
 import t from 'tap'
 import { startEngine } from '../../worker/index.ts'
+import { engineDeps } from '../../server/start.ts'
 import { buildJobs, client, TEST_FEATURES } from './support.ts'
 
 t.test('requests of a SIGKILLed engine are retried or failed when an engine runs again', async (t) => {
@@ -25,7 +26,7 @@ t.test('requests of a SIGKILLed engine are retried or failed when an engine runs
   child.kill('SIGKILL')
   await once(child, 'exit')
 
-  const engine = await startEngine(built.services)
+  const engine = await startEngine(engineDeps(built.services))
   try {
     const a = await c.settle('test-retry', retried, undefined, 60_000)
     t.match(a, { status: 'completed', attempts: 2 }, 'retried per policy, and the retry completed')
@@ -40,11 +41,11 @@ t.test('stopping the engine requeues a running job, which the next engine runs a
   const built = await buildJobs(t, { env: { SHUTDOWN_GRACE_SECONDS: '0.2' } })
   const c = await client(built)
   const id = (await c.create('test-retry', { hang_until: 1 })).data.id
-  const first = await startEngine(built.services)
+  const first = await startEngine(engineDeps(built.services))
   await c.settle('test-retry', id, ['processing'])
   await first.stop()
   t.match((await c.status('test-retry', id)).data, { status: 'pending', attempts: 1, error_message: 'Interrupted by a shutdown; it will run again.' })
-  const second = await startEngine(built.services)
+  const second = await startEngine(engineDeps(built.services))
   try {
     t.match(await c.settle('test-retry', id), { status: 'completed', attempts: 2, error_message: null })
   } finally {

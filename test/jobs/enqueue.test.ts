@@ -1,8 +1,7 @@
-// enqueueRequest: the row and its pg-boss job commit or roll back together; queues agree with features.
+// createRequest: the row and its pg-boss job commit or roll back together; queues agree with features.
 import t from 'tap'
 import { sql } from 'kysely'
-import { enqueueRequest, queueName } from '../../server/jobs/enqueue.ts'
-import { HttpError } from '../../server/http/errors.ts'
+import { createRequest, InputError, NotFoundError, queueName } from '../../worker/index.ts'
 import { buildJobs, client } from './support.ts'
 
 const countJobs = async (db: any, queue: string) =>
@@ -13,7 +12,7 @@ t.test('a rolled-back create leaves neither the request nor its job; a committed
   const { db, boss } = built.services
   const { user } = await client(built)
   await t.rejects(db.transaction().execute(async (trx) => {
-    const row = await enqueueRequest(trx, boss, { ownerId: user.id, feature: 'text-stats', input: { text: 'rolled back' } })
+    const row = await createRequest(trx, boss, { ownerId: user.id, feature: 'text-stats', input: { text: 'rolled back' } })
     t.ok(row.id, 'created inside the transaction')
     t.equal(await countJobs(trx, queueName('text-stats')), 1, 'the job is visible inside the transaction')
     throw new Error('roll back')
@@ -22,24 +21,23 @@ t.test('a rolled-back create leaves neither the request nor its job; a committed
   t.equal(await countJobs(db, queueName('text-stats')), 0, 'no job')
 
   const row = await db.transaction().execute((trx) =>
-    enqueueRequest(trx, boss, { ownerId: user.id, feature: 'text-stats', input: { text: 'kept', unknown: 1 } }))
+    createRequest(trx, boss, { ownerId: user.id, feature: 'text-stats', input: { text: 'kept', unknown: 1 } }))
   const jobs = (await sql<{ id: string; data: any }>`SELECT id, data FROM pgboss.job WHERE name = ${queueName('text-stats')}`.execute(db)).rows
   t.same(jobs, [{ id: row.job_id, data: { requestId: row.id } }], 'one job, pointing at its request')
   t.same(row.input, { text: 'kept', top_n: 10, words_per_minute: 200 }, 'input stored validated, defaults applied, unknown fields dropped')
 })
 
-t.test('enqueueRequest validates like create/ (for schedules and other callers)', async (t) => {
+t.test('createRequest validates like create/ and throws domain errors (for schedules and other callers)', async (t) => {
   const built = await buildJobs(t)
   const { db, boss } = built.services
   const { user } = await client(built)
   const err = await db.transaction().execute((trx) =>
-    enqueueRequest(trx, boss, { ownerId: user.id, feature: 'text-stats', input: { text: 5 }, scheduleId: null })).catch((e) => e)
-  t.ok(err instanceof HttpError)
-  t.equal(err.statusCode, 400)
-  t.same(err.body, { text: ['Not a valid string.'] })
+    createRequest(trx, boss, { ownerId: user.id, feature: 'text-stats', input: { text: 5 }, scheduleId: null })).catch((e) => e)
+  t.ok(err instanceof InputError)
+  t.same(err.fields, { text: ['Not a valid string.'] })
   const unknown = await db.transaction().execute((trx) =>
-    enqueueRequest(trx, boss, { ownerId: user.id, feature: 'nope', input: {} })).catch((e) => e)
-  t.equal(unknown.statusCode, 404)
+    createRequest(trx, boss, { ownerId: user.id, feature: 'nope', input: {} })).catch((e) => e)
+  t.ok(unknown instanceof NotFoundError)
 })
 
 t.test("each feature's queue expires jobs slightly after the feature's time limit", async (t) => {

@@ -4,11 +4,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import type { JobContext } from '../../worker/feature.ts'
+import type { JobContext } from '../../worker/features/api.ts'
 import csvProfile from '../../worker/features/csv-profile.ts'
 import textStats from '../../worker/features/text-stats.ts'
-import { CsvParser } from '../../worker/lib/csv-parser.ts'
-import { HyperLogLog } from '../../worker/lib/hyperloglog.ts'
+import { CsvParser } from '../../worker/features/lib/csv-parser.ts'
+import { HyperLogLog } from '../../worker/features/lib/hyperloglog.ts'
 
 function parse(text: string, chunkSize: number, delimiter = ','): string[][] {
   const rows: string[][] = []
@@ -86,7 +86,7 @@ t.test('text-stats counts words, sentences, lines and paragraphs', async (t) => 
 })
 
 t.test('extra feature files can be registered by path, next to the built-in ones', async (t) => {
-  const { getFeature, loadFeatures, moduleUrls, registerFeatureModules } = await import('../../worker/registry.ts')
+  const { getFeature, loadFeatures, moduleUrls, registerFeatureModules } = await import('../../worker/features/registry.ts')
   const { TEST_FEATURES } = await import('./support.ts')
   t.notOk(moduleUrls().some((u) => u.endsWith('test-features.ts')))
   registerFeatureModules(TEST_FEATURES)

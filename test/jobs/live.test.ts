@@ -5,6 +5,7 @@ import { buildApp } from '../../server/app.ts'
 import { createLogger } from '../../server/logger.ts'
 import { openServices } from '../../server/services.ts'
 import { startEngine } from '../../worker/index.ts'
+import { engineDeps } from '../../server/start.ts'
 import { buildJobs, client, until } from './support.ts'
 
 /** Reads an SSE stream to its end; returns the `status` events' data. */
@@ -37,7 +38,7 @@ t.test('SSE on instance A follows a request run and cancelled by instance B', as
   const base = await a.app.listen({ host: '127.0.0.1', port: 0 })
   const bServices = await openServices(a.config, createLogger(a.config), a.url)
   const bApp = await buildApp(bServices)
-  const bEngine = await startEngine(bServices)
+  const bEngine = await startEngine(engineDeps(bServices))
   t.teardown(async () => {
     await bEngine.stop()
     await bApp.close()

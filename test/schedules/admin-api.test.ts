@@ -2,7 +2,7 @@
 // pg-boss mirror written with every change.
 import t from 'tap'
 import type { Test } from 'tap'
-import { TICK_QUEUE } from '../../server/schedules/scheduler.ts'
+import { TICK_QUEUE } from '../../worker/schedules/scheduler.ts'
 import { api, build, userWithToken, type Built } from '../helper.ts'
 
 const URL = '/api/v1/admin/schedules/'

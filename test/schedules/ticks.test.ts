@@ -6,7 +6,7 @@ import { sql } from 'kysely'
 import { buildApp } from '../../server/app.ts'
 import { createLogger } from '../../server/logger.ts'
 import { openServices } from '../../server/services.ts'
-import { handleTick, reconcileSchedules, startScheduler, TICK_QUEUE } from '../../server/schedules/scheduler.ts'
+import { handleTick, reconcileSchedules, startScheduler, TICK_QUEUE } from '../../worker/schedules/scheduler.ts'
 import { api, build, testConfig, userWithToken, type Built } from '../helper.ts'
 import { until } from '../jobs/support.ts'
 

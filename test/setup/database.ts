@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { createDb } from '../../db/index.ts'
 import { migrateToLatest } from '../../db/migrate.ts'
-import { createBoss } from '../../server/services.ts'
+import { createBoss } from '../../worker/index.ts'
 
 export function withDatabase(adminUrl: string, name: string): string {
   const u = new URL(adminUrl)

@@ -1,8 +1,8 @@
 // clear-expired-sessions (system): deletes expired sessions and finished rate-limit windows.
 // Run hourly by a built-in schedule; idempotent, so a retry or a second run changes nothing.
 import { Type } from '@sinclair/typebox'
-import { defineFeature, JobError } from '../feature.ts'
-import { deleteExpiredAuthData, type AuthCleanup } from '../../server/accounts/maintenance.ts'
+import { defineFeature, JobError } from './api.ts'
+import { deleteExpiredAuthData, type AuthCleanup } from '../../db/repositories/auth-cleanup.ts'
 
 export default defineFeature({
   name: 'clear-expired-sessions',

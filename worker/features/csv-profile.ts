@@ -6,9 +6,9 @@ import { open, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
 import { Type } from '@sinclair/typebox'
-import { defineFeature, JobError } from '../feature.ts'
-import { CsvParser } from '../lib/csv-parser.ts'
-import { HyperLogLog } from '../lib/hyperloglog.ts'
+import { defineFeature, JobError } from './api.ts'
+import { CsvParser } from './lib/csv-parser.ts'
+import { HyperLogLog } from './lib/hyperloglog.ts'
 
 const NULLS = new Set(['', 'na', 'n/a', 'null', 'none', 'nan', '-'])
 const INTEGER = /^[+-]?\d+$/

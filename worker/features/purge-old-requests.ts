@@ -4,8 +4,7 @@
 // so an interrupted run leaves rows to find again rather than orphaned files.
 import { Type } from '@sinclair/typebox'
 import { sql } from 'kysely'
-import { defineFeature, JobError } from '../feature.ts'
-import { removeRequestFiles } from '../../server/jobs/media.ts'
+import { defineFeature, JobError, removeRequestFiles } from './api.ts'
 
 const BATCH = 200
 

@@ -2,7 +2,7 @@
 // paragraphs, top words and reading time. Streams an uploaded file, so its size does not matter.
 import { createReadStream } from 'node:fs'
 import { Type } from '@sinclair/typebox'
-import { defineFeature, JobError } from '../feature.ts'
+import { defineFeature, JobError } from './api.ts'
 
 const TOKEN = /[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*|[.!?…]+/gu
 const SURROGATE_LOW = /[\uDC00-\uDFFF]/g

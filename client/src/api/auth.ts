@@ -3,7 +3,7 @@
 import type { Static } from '@sinclair/typebox'
 import type {
   EmailBody, LoginBody, PasswordResetConfirmBody, RegisterBody, UserResponse,
-} from '../../../server/accounts/routes/schemas.ts'
+} from '../../../server/schemas/users.ts'
 import { getJson, postJson } from './http.ts'
 
 export type User = UserResponse

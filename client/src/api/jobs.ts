@@ -1,15 +1,13 @@
 // Processing requests (/api/v1/<feature>/… and /api/v1/jobs/list/). The status and page shapes are
 // the server's TypeBox schemas, imported as types only.
-import type { Static, TSchema } from '@sinclair/typebox'
-import type { RequestStatusBody } from '../../../server/jobs/repository.ts'
-import type { PageSchema } from '../../../server/http/pagination.ts'
+import type { RequestStatusBody, Results, OutputFile as OutputFileBody } from '../../../server/schemas/requests.ts'
+import type { Page } from '../../../server/schemas/pagination.ts'
 import type { JsonSchema } from '../lib/schema-fields.ts'
 import { apiUrl, getJson, postJson, request } from './http.ts'
 
 export type JobStatus = RequestStatusBody
 export type Status = JobStatus['status']
-export type Page<T extends TSchema> = Static<ReturnType<typeof PageSchema<T>>>
-export type JobPage = Omit<Page<TSchema>, 'results'> & { results: JobStatus[] }
+export type JobPage = Page<JobStatus>
 
 // Runtime values cannot come from the server module (it would pull its code into the bundle).
 export const STATUSES: readonly Status[] = ['pending', 'processing', 'completed', 'failed', 'cancelled']
@@ -24,8 +22,8 @@ export interface FeatureInfo {
   accepts_file: boolean
 }
 
-export interface OutputFile { name: string; size: number; content_type: string; url: string }
-export interface JobResults { id: string; status: Status; data: unknown; files: OutputFile[] }
+export type OutputFile = OutputFileBody
+export type JobResults = Omit<Results, 'status'> & { status: Status }
 
 export interface JobQuery { page?: number; status?: Status; feature?: string }
 /** Sent with every list request, so the pager's arithmetic does not depend on the server's default. */

@@ -2,7 +2,7 @@
 // the "new password" checks.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../../config.ts'
-import { validatorCompiler } from '../../http/validation.ts'
+import { validatorCompiler } from '../../../worker/index.ts'
 import { validatePassword, type PasswordContext } from '../password-validation.ts'
 import { createSession } from '../sessions.ts'
 import type { ThrottleRule } from '../throttle.ts'
@@ -21,7 +21,7 @@ export const MESSAGES = {
 } as const
 
 /** The same e-mail check as body validation, for the one field validated by hand (login's). */
-export const isEmail = validatorCompiler({ schema: { type: 'string', format: 'email' }, httpPart: 'body', method: 'POST', url: '' }) as (v: unknown) => boolean
+export const isEmail = validatorCompiler({ schema: { type: 'string', format: 'email' }, httpPart: 'body' }) as (v: unknown) => boolean
 
 /** Creates a session, signs its key and sets the HttpOnly cookie; returns the key. */
 export async function startSession(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, userId: number): Promise<string> {

@@ -1,15 +1,13 @@
 // The authentication API under /api/v1/auth/ (dj-rest-auth's contract), plus /api/v1/users/me/.
 import fp from 'fastify-plugin'
-import mailer from '../../mail/mailer.ts'
 import loginRoutes from './login.ts'
 import passwordRoutes from './password.ts'
 import registrationRoutes from './registration.ts'
 import userRoutes from './user.ts'
 
 export default fp(async (app) => {
-  if (!app.hasDecorator('mailer')) await app.register(mailer)
   await app.register(registrationRoutes)
   await app.register(loginRoutes)
   await app.register(userRoutes)
   await app.register(passwordRoutes)
-}, { name: 'accounts-routes', dependencies: ['accounts-auth'] })
+}, { name: 'accounts-routes', dependencies: ['accounts-auth', 'mailer'] })

@@ -6,7 +6,7 @@ import { revokeSession } from '../sessions.ts'
 import { ensureNotThrottled, hit, reset } from '../throttle.ts'
 import { findUserByEmail, setPasswordHash, toUserResponse } from '../users.ts'
 import { AUTH, MESSAGES, isEmail, startSession, throttleRules } from './common.ts'
-import { DetailSchema, LoginBody, LoginResponseSchema, errors } from './schemas.ts'
+import { DetailSchema, LoginBody, LoginResponseSchema, errors } from '../../schemas/users.ts'
 
 const loginRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db } = app

@@ -8,7 +8,7 @@ import { fromBase36, makeResetToken, resetTokenMatches, toBase36 } from '../sign
 import { enforce, ensureNotThrottled, hit } from '../throttle.ts'
 import { findUserByEmail, findUserById, replacePasswordHash, setPasswordHash } from '../users.ts'
 import { AUTH, MESSAGES, frontendBase, newPasswordErrors, throttleRules } from './common.ts'
-import { AUTHENTICATED, DetailSchema, EmailBody, PasswordChangeBody, PasswordResetConfirmBody, errors } from './schemas.ts'
+import { AUTHENTICATED, DetailSchema, EmailBody, PasswordChangeBody, PasswordResetConfirmBody, errors } from '../../schemas/users.ts'
 
 const passwordRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db } = app

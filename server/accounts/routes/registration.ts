@@ -9,7 +9,7 @@ import { makeVerificationKey, parseVerificationKey, verificationKeyMatches } fro
 import { enforce } from '../throttle.ts'
 import { createUser, findUserByEmail, findUserById, markEmailVerified } from '../users.ts'
 import { AUTH, MESSAGES, frontendBase, startSession, throttleRules } from './common.ts'
-import { DetailSchema, EmailBody, RegisterBody, RegistrationResponseSchema, VerifyEmailBody, errors } from './schemas.ts'
+import { DetailSchema, EmailBody, RegisterBody, RegistrationResponseSchema, VerifyEmailBody, errors } from '../../schemas/users.ts'
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505'
 

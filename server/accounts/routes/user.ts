@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { invalidToken } from '../../http/errors.ts'
 import { toUserResponse, updateUser } from '../users.ts'
 import { AUTH } from './common.ts'
-import { AUTHENTICATED, UserSchema, UserUpdateBody, errors } from './schemas.ts'
+import { AUTHENTICATED, UserSchema, UserUpdateBody, errors } from '../../schemas/users.ts'
 
 const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app

@@ -3,12 +3,9 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import type { ProcessingRequest } from '../../../db/types.ts'
-import type { Feature } from '../../../worker/feature.ts'
+import { createRequest, findByIdempotencyKey, localEnqueued, removeRequestFiles, type Feature } from '../../../worker/index.ts'
 import { conflict, notFound, validationFailed } from '../../http/errors.ts'
-import { enqueueRequest } from '../enqueue.ts'
-import { localEnqueued } from '../live.ts'
-import { removeRequestFiles } from '../media.ts'
-import { CreatedSchema, findByIdempotencyKey, toCreated } from '../repository.ts'
+import { CreatedSchema, toCreated } from '../../schemas/requests.ts'
 import { readMultipart } from '../uploads.ts'
 
 const statusUrl = (row: ProcessingRequest) => `/api/v1/${row.feature}/status/${row.id}/`
@@ -48,8 +45,8 @@ const createRoute: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app,
       const { fields, upload } = multipart
         ? await readMultipart(request, feature, id, config.mediaRoot, config.uploadLimit)
         : { fields: request.body, upload: null }
-      // One statement on the pool: the row and its job commit together (see enqueueRequest).
-      const row = await enqueueRequest(db, boss, {
+      // One statement on the pool: the row and its job commit together (see createRequest).
+      const row = await createRequest(db, boss, {
         id, ownerId, feature: feature.name, input: fields, upload, idempotencyKey: key, coerce: multipart,
       })
       // This instance's engine fetches at once; others hear the row's NOTIFY.

@@ -5,11 +5,9 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { Feature } from '../../../worker/feature.ts'
+import { findResult, findStatus, insideDir, outputDir, type Feature } from '../../../worker/index.ts'
 import { conflict, notFound, validationFailed } from '../../http/errors.ts'
-import { insideDir, outputDir } from '../media.ts'
-import { findResult, findStatus } from '../repository.ts'
-import { IdParams } from './requests.ts'
+import { IdParams } from '../../schemas/requests.ts'
 
 /** Content-Disposition for a file name, ASCII fallback plus RFC 5987 UTF-8 form. */
 export function attachment(name: string): string {

@@ -2,11 +2,9 @@
 // LISTEN connection, so a change made on any instance arrives. The current status comes at once;
 // the stream ends after a terminal status or when the client goes away.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Feature } from '../../../worker/feature.ts'
+import { findStatus, isTerminal, type Feature } from '../../../worker/index.ts'
 import { notFound } from '../../http/errors.ts'
-import type { RequestEvents } from '../live.ts'
-import { findStatus, isTerminal, toStatus, type RequestStatusBody } from '../repository.ts'
-import { IdParams } from './requests.ts'
+import { IdParams, toStatus, type RequestStatusBody } from '../../schemas/requests.ts'
 
 // A comment line now and then keeps proxies and load balancers from closing an idle stream.
 const KEEPALIVE_MS = 15_000
@@ -21,7 +19,7 @@ export function lifeOrder(s: RequestStatusBody): number {
   return s.attempts * 1000 + rank * 101 + s.progress
 }
 
-const eventRoutes: FastifyPluginAsyncTypebox<{ feature: Feature; events: () => Promise<RequestEvents> }> = async (app, { feature, events }) => {
+const eventRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app, { feature }) => {
   const { db } = app
   // Open streams end when the app closes: they would otherwise hold the server open, and an
   // EventSource reconnects (to another instance, in a rolling restart) on its own.
@@ -38,7 +36,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ feature: Feature; events: () => P
   }, async (request, reply) => {
     const ownerId = request.user!.id
     const { id } = request.params
-    const hub = await events()
+    const hub = await app.requestEvents()
     // Subscribe before reading the current row, so that no change can slip between the two; what
     // arrives meanwhile is sent after the row.
     let early: RequestStatusBody[] | null = []

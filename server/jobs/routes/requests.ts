@@ -1,23 +1,11 @@
 // A feature's requests: status, results, list, cancel and delete. Another user's request is 404.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { RequestStatus } from '../../../db/types.ts'
-import type { Feature } from '../../../worker/feature.ts'
+import { cancelRequest, countRequests, deleteRequest, findResult, findStatus, listRequests, removeRequestFiles, type Feature } from '../../../worker/index.ts'
 import { conflict, notFound } from '../../http/errors.ts'
-import { absoluteUrl, PageQuery, PageSchema, pageBody, resolvePage } from '../../http/pagination.ts'
-import { removeRequestFiles } from '../media.ts'
-import {
-  cancelRequest, countRequests, deleteRequest, findResult, findStatus, listRequests, RequestStatusSchema, STATUSES, toStatus,
-} from '../repository.ts'
-
-export const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
-
-export const ResultsSchema = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  status: Type.String(),
-  data: Type.Any(),
-  files: Type.Array(Type.Object({ name: Type.String(), size: Type.Integer(), content_type: Type.String(), url: Type.String() })),
-})
+import { absoluteUrl, pageBody, resolvePage } from '../../http/pagination.ts'
+import { PageQuery, PageSchema } from '../../schemas/pagination.ts'
+import { IdParams, RequestStatusSchema, ResultsSchema, StatusFilter, toStatus } from '../../schemas/requests.ts'
 
 const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app, { feature }) => {
   const { db, boss, config } = app
@@ -56,14 +44,14 @@ const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (ap
       tags, summary: `The caller's ${feature.title} requests, newest first`,
       querystring: Type.Object({
         ...PageQuery,
-        status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)))),
+        status: StatusFilter,
         ordering: Type.Optional(Type.Union([Type.Literal('created_at'), Type.Literal('-created_at')])),
       }),
       response: { 200: PageSchema(RequestStatusSchema) },
     },
   }, async (request) => {
     const q = request.query
-    const filter = { ownerId: request.user!.id, feature: feature.name, status: q.status as RequestStatus | undefined, ascending: q.ordering === 'created_at' }
+    const filter = { ownerId: request.user!.id, feature: feature.name, status: q.status, ascending: q.ordering === 'created_at' }
     const count = await countRequests(db, filter)
     const page = resolvePage(q, count)
     return pageBody(request, page, count, (await listRequests(db, filter, page)).map(toStatus))

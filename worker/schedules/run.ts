@@ -4,8 +4,8 @@
 import { sql } from 'kysely'
 import type { PgBoss } from 'pg-boss'
 import type { Db } from '../../db/index.ts'
-import { enqueueRequest } from '../jobs/enqueue.ts'
-import { findByIdempotencyKey } from '../jobs/repository.ts'
+import { createRequest } from '../requests/create.ts'
+import { findByIdempotencyKey } from '../requests/repository.ts'
 
 export interface RunOptions {
   /** A tick's identity: the same tick delivered twice creates one request. */
@@ -21,7 +21,7 @@ export async function createScheduledRequest(db: Db, boss: PgBoss, scheduleId: s
     const schedule = await trx.selectFrom('schedules').selectAll().where('id', '=', scheduleId).forUpdate().executeTakeFirst()
     if (!schedule || (options.onlyIfEnabled && !schedule.enabled)) return null
     if (options.idempotencyKey && (await findByIdempotencyKey(trx, schedule.owner_id, options.idempotencyKey))) return null
-    const request = await enqueueRequest(trx, boss, {
+    const request = await createRequest(trx, boss, {
       ownerId: schedule.owner_id,
       feature: schedule.feature,
       input: schedule.input,

@@ -1,8 +1,7 @@
-// Schema validation with DRF's semantics: strict types for bodies, every problem reported at once
+// Schema validation with DRF's semantics (shared by the HTTP routes and the job system's own checks): strict types for bodies, every problem reported at once
 // with DRF's messages, coercion only where the wire format is text (query strings, paths).
-import { Ajv, type ErrorObject, type Options } from 'ajv'
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
-import type { FastifySchemaCompiler } from 'fastify'
 
 function makeAjv(options: Options): Ajv {
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, useDefaults: true, ...options })
@@ -16,8 +15,8 @@ const strict = makeAjv({ coerceTypes: false })
 const coercing = makeAjv({ coerceTypes: 'array', removeAdditional: false })
 
 /** Bodies are validated strictly (`{"text": 12345}` is an error); other parts are coerced from text. */
-export const validatorCompiler: FastifySchemaCompiler<any> = ({ schema, httpPart }) =>
-  (httpPart === 'body' ? strict : coercing).compile(schema as object) as any
+export const validatorCompiler = ({ schema, httpPart }: { schema: unknown; httpPart?: string }): ValidateFunction =>
+  (httpPart === 'body' ? strict : coercing).compile(schema as object)
 
 function typeMessage(type: string): string {
   switch (type) {

@@ -9,11 +9,12 @@
 import { rename, rm } from 'node:fs/promises'
 import { sql, type Kysely } from 'kysely'
 import { fromKysely, type Job, type JobAttempt, type PgBoss } from 'pg-boss'
-import type { Db } from '../db/index.ts'
-import type { Database, ProcessingRequest, RequestStatus } from '../db/types.ts'
-import { queueName, sendAttempt, type JobData } from '../server/jobs/enqueue.ts'
-import type { Feature, RetryPolicy } from './feature.ts'
-import type { TaskResult } from './protocol.ts'
+import type { Db } from '../../db/index.ts'
+import type { Database, ProcessingRequest, RequestStatus } from '../../db/types.ts'
+import type { Feature, RetryPolicy } from '../features/api.ts'
+import { completedCount } from '../queue/job-insert.ts'
+import { queueName, sendAttempt, type JobData } from '../queue/queues.ts'
+import type { TaskResult } from '../threads/protocol.ts'
 
 const NO_RETRY: RetryPolicy = { limit: 0, delaySeconds: 0, backoff: false }
 const MAX_MESSAGE = 1000
@@ -106,8 +107,8 @@ export async function completeAttempt(db: Db, boss: PgBoss, a: {
         ON CONFLICT (request_id) DO UPDATE SET data = excluded.data, files = excluded.files, created_at = now()
         RETURNING request_id`.execute(trx)
       if (rows.length === 0) throw new Superseded()
-      const done = await boss.complete(queueName(a.feature), a.job, null, { db: fromKysely(trx) }) as { affected?: number }
-      if (!done.affected) throw new Superseded()
+      const done = await boss.complete(queueName(a.feature), a.job, null, { db: fromKysely(trx) })
+      if (completedCount(done) === 0) throw new Superseded()
       // Files move before the commit: if it fails, the next attempt replaces them (save is idempotent).
       // A first attempt without output files has nothing to replace.
       if (a.result.files.length > 0 || a.attempt > 1) await rm(a.outputDir, { recursive: true, force: true })

@@ -3,10 +3,10 @@
 // existing owner, a unique name. Every problem is reported at once, each on its field.
 import type { PgBoss } from 'pg-boss'
 import type { Executor } from '../../db/index.ts'
-import { getFeature } from '../../worker/registry.ts'
-import { HttpError } from '../http/errors.ts'
-import { validateInput } from '../jobs/input.ts'
-import { findUserById } from '../accounts/users.ts'
+import { findUserById } from '../../db/repositories/users.ts'
+import { InputError } from '../errors.ts'
+import { getFeature } from '../features/registry.ts'
+import { validateInput } from '../requests/input.ts'
 import { cronError, isTimezone } from './cron.ts'
 import type { ScheduleFields } from './repository.ts'
 
@@ -27,8 +27,8 @@ export async function checkSchedule(db: Executor, boss: PgBoss, f: ScheduleField
     try {
       input = validateInput(feature, f.input)
     } catch (err) {
-      if (!(err instanceof HttpError)) throw err
-      errors.input = err.body
+      if (!(err instanceof InputError)) throw err
+      errors.input = err.fields
     }
   }
   if (!(await findUserById(db, f.owner_id))) errors.owner = [`Invalid pk "${f.owner_id}" - object does not exist.`]

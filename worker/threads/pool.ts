@@ -1,7 +1,7 @@
 // A fixed pool of worker threads, reused between jobs. A thread that dies (throw, exit, out of memory)
 // or that we terminate (time limit, cancel grace, shutdown) answers for its own job only and is replaced.
 import { Worker } from 'node:worker_threads'
-import type { Logger } from '../server/logger.ts'
+import type { Logger } from 'pino'
 import type { FromThread, Phase, SerializedError, Task, TaskResult, ThreadData } from './protocol.ts'
 
 export type Outcome =

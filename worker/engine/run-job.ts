@@ -3,17 +3,17 @@
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Job, PgBoss } from 'pg-boss'
-import type { Db } from '../db/index.ts'
-import type { ProcessingRequest } from '../db/types.ts'
-import type { Config } from '../server/config.ts'
-import { timeLimitOf, type JobData } from '../server/jobs/enqueue.ts'
-import { attemptDir, inputDir, outputDir, removeRequestFiles } from '../server/jobs/media.ts'
-import type { Logger } from '../server/logger.ts'
+import type { Logger } from 'pino'
+import type { Db } from '../../db/index.ts'
+import type { ProcessingRequest } from '../../db/types.ts'
+import type { Feature } from '../features/api.ts'
+import { getFeature } from '../features/registry.ts'
+import { timeLimitOf, type JobData } from '../queue/queues.ts'
+import { attemptDir, inputDir, outputDir, removeRequestFiles } from '../requests/media.ts'
+import type { Outcome, RunningTask, ThreadPool } from '../threads/pool.ts'
+import type { Task } from '../threads/protocol.ts'
 import { completeAttempt, saveProgress, settleFailure, type FailureMode } from './attempts.ts'
-import type { Feature } from './feature.ts'
-import type { Outcome, RunningTask, ThreadPool } from './pool.ts'
-import type { Task } from './protocol.ts'
-import { getFeature } from './registry.ts'
+import type { EngineSettings } from './settings.ts'
 
 export type StopReason = 'cancelled' | 'shutdown' | 'lost'
 
@@ -30,7 +30,7 @@ export interface ActiveJob {
 export interface RunDeps {
   db: Db
   boss: PgBoss
-  config: Config
+  config: EngineSettings
   log: Logger
   pool: ThreadPool
 }

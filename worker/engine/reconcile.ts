@@ -4,12 +4,12 @@
 // settlement re-checks the row under a lock, so each lost attempt is settled once.
 import { sql } from 'kysely'
 import type { PgBoss } from 'pg-boss'
-import type { Db } from '../db/index.ts'
-import type { Logger } from '../server/logger.ts'
-import { BOSS_SCHEMA } from '../server/services.ts'
-import { queueName } from '../server/jobs/enqueue.ts'
+import type { Logger } from 'pino'
+import type { Db } from '../../db/index.ts'
+import { getFeature } from '../features/registry.ts'
+import { BOSS_SCHEMA } from '../queue/boss.ts'
+import { queueName } from '../queue/queues.ts'
 import { settleFailure } from './attempts.ts'
-import { getFeature } from './registry.ts'
 
 interface LostAttempt {
   id: string

@@ -1,9 +1,13 @@
 // The contract of a feature: one file exporting `defineFeature({...})`, loaded by both the API (for
 // routes, validation and the feature list) and every worker thread (for the four phases).
-// It imports nothing from server/: a feature file must load inside a thread.
+// A feature file imports only this module, its own libraries (features/lib/) and db/: it must load
+// inside a thread (the layer rule `feature-imports-engine` checks it).
 import type { Static, TObject } from '@sinclair/typebox'
 import type { Kysely } from 'kysely'
-import type { Database } from '../db/types.ts'
+import type { Database } from '../../db/types.ts'
+
+// What `system` features may do with request files (e.g. the retention purge).
+export { removeRequestFiles } from '../requests/media.ts'
 
 /** Which upload a feature accepts in the `file` part of a multipart create. */
 export interface FileAcceptance {

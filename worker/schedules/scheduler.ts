@@ -9,7 +9,7 @@
 import { fromKysely, type Job, type PgBoss } from 'pg-boss'
 import type { Db, Executor } from '../../db/index.ts'
 import type { Schedule } from '../../db/types.ts'
-import type { Logger } from '../logger.ts'
+import type { Logger } from 'pino'
 import { createScheduledRequest } from './run.ts'
 
 export const TICK_QUEUE = 'schedule-tick'

@@ -1,16 +1,17 @@
 // Worker-thread entry: loads the features, then runs one task at a time through the four phases.
-// It imports nothing from server/ and never touches the database: results go back as messages.
+// It imports nothing from server/; results go back as messages, and only `system` features get a
+// database pool (the thread's own, two connections), opened on their first job.
 import { mkdirSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
-import { JobError, type JobContext } from './feature.ts'
-import { serializeError, type FromThread, type Phase, type Task, type TaskResult, type ThreadData, type ToThread } from './protocol.ts'
-import { getFeature, loadFeatures } from './registry.ts'
 import type { Kysely } from 'kysely'
-import { createDb } from '../db/index.ts'
-import type { Database } from '../db/types.ts'
+import { createDb } from '../../db/index.ts'
+import type { Database } from '../../db/types.ts'
+import { JobError, type JobContext } from '../features/api.ts'
+import { getFeature, loadFeatures } from '../features/registry.ts'
+import { serializeError, type FromThread, type Phase, type Task, type TaskResult, type ThreadData, type ToThread } from './protocol.ts'
 
 const port = parentPort!
 const settings = workerData as ThreadData

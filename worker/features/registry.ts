@@ -1,8 +1,8 @@
 // Loads feature files (the built-in list plus any configured extras) and checks each definition.
 // Process-wide: every thread and the main thread hold their own copy, loaded from the same URLs.
 import { pathToFileURL } from 'node:url'
-import type { Feature } from './feature.ts'
-import { featureModules as builtIn } from './features/index.ts'
+import type { Feature } from './api.ts'
+import { featureModules as builtIn } from './index.ts'
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/
 // Second path segments of /api/v1/ that are not features.

@@ -1,8 +1,6 @@
-// Schedules: data access and the one mapping from a row to the API's shape.
-import type { PgBoss } from 'pg-boss'
+// Schedules: data access (the API's shape is made in server/schemas/schedules.ts).
 import type { Executor } from '../../db/index.ts'
 import type { Schedule } from '../../db/types.ts'
-import { nextRunAt } from './cron.ts'
 
 export interface ScheduleFields {
   name: string
@@ -37,24 +35,4 @@ export function updateSchedule(db: Executor, id: string, f: Partial<ScheduleFiel
 export async function deleteSchedule(db: Executor, id: string): Promise<boolean> {
   const r = await db.deleteFrom('schedules').where('id', '=', id).executeTakeFirst()
   return Number(r.numDeletedRows) > 0
-}
-
-export function toScheduleResponse(boss: PgBoss, s: Schedule) {
-  const next = s.enabled ? nextRunAt(boss, s.cron, s.timezone) : null
-  return {
-    id: s.id,
-    name: s.name,
-    feature: s.feature,
-    cron: s.cron,
-    timezone: s.timezone,
-    input: s.input,
-    enabled: s.enabled,
-    description: s.description,
-    owner: s.owner_id,
-    last_run_at: s.last_run_at?.toISOString() ?? null,
-    next_run_at: next?.toISOString() ?? null,
-    total_run_count: s.total_run_count,
-    created_at: s.created_at.toISOString(),
-    updated_at: s.updated_at.toISOString(),
-  }
 }

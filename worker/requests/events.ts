@@ -1,8 +1,10 @@
 // Live request events: ONE LISTEN connection per process (pg-boss's reconnecting listener) on the
 // channel the processing_requests trigger notifies, fanned out in memory to SSE streams and the engine.
 import type { PgBoss } from 'pg-boss'
-import type { FastifyBaseLogger } from 'fastify'
-import type { StatusFields } from './repository.ts'
+import type { Logger as Pino } from 'pino'
+import type { StatusFields } from '../../db/types.ts'
+
+type Logger = Pick<Pino, 'error' | 'warn'>
 
 export const REQUESTS_CHANNEL = 'conveyor_requests'
 
@@ -56,7 +58,7 @@ const hubs = new WeakMap<PgBoss, Hub>()
  * The process's shared events for this pg-boss instance's database, listening while anyone holds it.
  * The app and the engine of one process share it; `release` closes the connection after the last one.
  */
-export async function acquireRequestEvents(boss: PgBoss, log: FastifyBaseLogger): Promise<{ events: RequestEvents; release(): Promise<void> }> {
+export async function acquireRequestEvents(boss: PgBoss, log: Logger): Promise<{ events: RequestEvents; release(): Promise<void> }> {
   let hub = hubs.get(boss)
   if (!hub) {
     const events = new RequestEvents()

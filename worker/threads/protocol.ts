@@ -1,17 +1,9 @@
 // The messages that cross the worker-thread boundary, typed in both directions.
 //
-// Glossary
-//   request  A user's processing request: one row in processing_requests (id, owner, input, status…).
-//   feature  A kind of work (`text-stats`, `csv-profile`): one file under worker/features/ with an
-//            input schema, limits and the four phase functions.
-//   job      One pg-boss job in the feature's queue: one *attempt* at a request. A retry is a new job.
-//   phase    validate → process → save → cleanup, run in that order inside a thread; cleanup always.
-//   thread   A Node worker thread of the pool. It runs one job at a time, and many jobs in its life;
-//            a thread that crashes, runs out of memory or is terminated is replaced.
-//   engine   The main-thread side (worker/index.ts): claims jobs from pg-boss when a thread is free,
-//            hands them to threads, writes every status change and result to the database.
+// (The glossary of request, feature, job, phase, thread and engine is at the top of worker/index.ts.)
 //
-// Only plain JSON crosses: the thread never sees the database, pg-boss or the request's owner.
+// Only plain JSON crosses: the thread never sees pg-boss or the request's owner, and ordinary
+// features never see the database (only `system` features get the thread's own small pool).
 // Errors are serialised by hand, because `code` (and the class) are lost crossing the port.
 
 export type Phase = 'validate' | 'process' | 'save' | 'cleanup'

@@ -1,62 +1,15 @@
-// Processing requests: reads for the API, cancel and delete, and the one mapping from a row (or a
-// NOTIFY payload, which has the same fields) to the API's status shape.
+// Processing requests: reads for the API, cancel and delete. Rows map to the API's shapes in
+// server/schemas/requests.ts; a NOTIFY payload has the same status fields as a row.
 import { sql } from 'kysely'
-import { Type, type Static } from '@sinclair/typebox'
 import { fromKysely, type PgBoss } from 'pg-boss'
 import type { Db, Executor } from '../../db/index.ts'
-import type { ProcessingRequest, ProcessingResult, RequestStatus } from '../../db/types.ts'
-import { queueName } from './enqueue.ts'
+import type { ProcessingRequest, ProcessingResult, RequestStatus, StatusFields } from '../../db/types.ts'
+import { queueName } from '../queue/queues.ts'
 
-export const STATUSES: RequestStatus[] = ['pending', 'processing', 'completed', 'failed', 'cancelled']
+export type { StatusFields }
+
 export const UNFINISHED: RequestStatus[] = ['pending', 'processing']
 export const isTerminal = (status: string): boolean => status === 'completed' || status === 'failed' || status === 'cancelled'
-
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
-const Time = Type.String({ format: 'date-time' })
-
-export const RequestStatusSchema = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  feature: Type.String(),
-  status: Type.Union(STATUSES.map((s) => Type.Literal(s))),
-  progress: Type.Integer({ minimum: 0, maximum: 100 }),
-  error_message: Nullable(Type.String()),
-  attempts: Type.Integer(),
-  schedule_id: Nullable(Type.String({ format: 'uuid' })),
-  created_at: Time,
-  started_at: Nullable(Time),
-  finished_at: Nullable(Time),
-})
-export type RequestStatusBody = Static<typeof RequestStatusSchema>
-
-export const CreatedSchema = Type.Pick(RequestStatusSchema, ['id', 'feature', 'status', 'created_at'])
-
-/** The fields of a row that the status shape needs; times as Date (row) or ISO text (NOTIFY payload). */
-export interface StatusFields {
-  id: string
-  feature: string
-  status: RequestStatus
-  progress: number
-  error_message: string | null
-  attempts: number
-  schedule_id: string | null
-  created_at: Date | string
-  started_at: Date | string | null
-  finished_at: Date | string | null
-}
-
-const iso = (t: Date | string | null): string | null => (t === null ? null : new Date(t).toISOString())
-
-export function toStatus(row: StatusFields): RequestStatusBody {
-  return {
-    id: row.id, feature: row.feature, status: row.status, progress: row.progress, error_message: row.error_message,
-    attempts: row.attempts, schedule_id: row.schedule_id,
-    created_at: iso(row.created_at)!, started_at: iso(row.started_at), finished_at: iso(row.finished_at),
-  }
-}
-
-export function toCreated(row: StatusFields): Static<typeof CreatedSchema> {
-  return { id: row.id, feature: row.feature, status: row.status, created_at: iso(row.created_at)! }
-}
 
 export function findRequest(db: Executor, id: string, ownerId: number | null): Promise<ProcessingRequest | undefined> {
   let q = db.selectFrom('processing_requests').selectAll().where('id', '=', id)

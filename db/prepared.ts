@@ -3,7 +3,7 @@
 // Works on the pool under a Kysely instance made by createDb (db/index.ts: poolOf).
 import { Kysely, PostgresDialect } from 'kysely'
 import type pg from 'pg'
-import { poolOf, registerPool } from '../../db/index.ts'
+import { poolOf, registerPool } from './index.ts'
 
 // Statement names by text: the same text gets the same name on every connection. Bounded, so a
 // caller generating endless distinct texts falls back to unnamed statements instead of growing

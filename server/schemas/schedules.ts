@@ -1,6 +1,7 @@
-// TypeBox schemas of the schedules API: shared by the routes, the OpenAPI document and the tests.
+// Schedules on the wire: shared by the routes, the OpenAPI document, the tests and the client
+// (which imports types only: this module imports nothing but TypeBox and other schemas).
 import { Type, type Static } from '@sinclair/typebox'
-import { PageQuery, PageSchema } from '../http/pagination.ts'
+import { PageQuery, PageSchema } from './pagination.ts'
 
 const Name = Type.String({ minLength: 1, maxLength: 200 })
 const Cron = Type.String({ minLength: 1, maxLength: 200, description: 'five fields: minute hour day-of-month month day-of-week' })

@@ -1,0 +1,16 @@
+// Service plugin: the application's database (Kysely on the pg pool) and the URL actually used.
+import fp from 'fastify-plugin'
+import type { Db } from '../../db/index.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Db
+    /** The database actually used: for connections of their own, such as LISTEN. */
+    databaseUrl: string
+  }
+}
+
+export default fp<{ db: Db; databaseUrl: string }>(async (app, { db, databaseUrl }) => {
+  app.decorate('db', db)
+  app.decorate('databaseUrl', databaseUrl)
+}, { name: 'database' })
