@@ -18,13 +18,18 @@ export const adminUrl = (): string => {
   return url
 }
 
-/** A fresh database for one test; dropped when the test ends (kept if KEEP_TEST_DB is set). */
+/** A fresh database for one test; dropped when the test ends, kept for inspection when the test
+ * failed (or KEEP_TEST_DB is set), with a line naming the test and the database. */
 export async function testDatabase(t: Test): Promise<{ name: string; url: string }> {
   const admin = adminUrl()
   const db = await cloneTemplate(admin, process.env.CONVEYOR_TEST_TEMPLATE!)
   t.teardown(async () => {
-    if (process.env.KEEP_TEST_DB) t.comment(`kept database ${db.name}`)
-    else await dropDatabase(admin, db.name)
+    if (process.env.KEEP_TEST_DB || !t.passing()) {
+      // test/run.ts collects these lines into its summary.
+      console.log(`# kept database ${db.name} of ${t.passing() ? 'passing' : 'FAILED'} test "${t.fullname}"`)
+    } else {
+      await dropDatabase(admin, db.name)
+    }
   })
   return db
 }

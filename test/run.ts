@@ -1,6 +1,7 @@
 // `npm test`: the type check, then every test file under tap against a real PostgreSQL:
 // TEST_DATABASE_URL when given (CI points it at the machine's server), else an embedded one.
-// Ends with one line "N passed, M failed" (top-level subtests of every file, plus the type check).
+// Ends with one line "N passed, M failed, K skipped" (top-level subtests of every file, plus the
+// type check); a skipped subtest is never counted as passed.
 import { spawn } from 'node:child_process'
 import { existsSync, promises as fs } from 'node:fs'
 import path from 'node:path'
@@ -38,9 +39,14 @@ async function testFiles(args: string[]): Promise<string[]> {
   return found
 }
 
-/** Counts the top-level subtests in each file's saved TAP; a file without fresh results failed. */
-async function countResults(dir: string, files: string[], since: number): Promise<{ pass: number; fail: number }> {
-  const totals = { pass: 0, fail: 0 }
+interface Totals { pass: number; fail: number; skip: number; kept: string[] }
+
+/**
+ * Counts the top-level subtests in each file's saved TAP: a skipped one is counted apart, never as
+ * passed; a file without fresh results failed. Also collects the databases kept for failed tests.
+ */
+async function countResults(dir: string, files: string[], since: number): Promise<Totals> {
+  const totals: Totals = { pass: 0, fail: 0, skip: 0, kept: [] }
   for (const f of files) {
     const saved = path.join(dir, `${f}.tap`)
     if (!existsSync(saved) || (await fs.stat(saved)).mtimeMs < since) {
@@ -49,12 +55,15 @@ async function countResults(dir: string, files: string[], since: number): Promis
       continue
     }
     const text = await fs.readFile(saved, 'utf8')
-    const result = await new Promise<{ pass: number; fail: number }>((resolve) => {
-      const parser = new Parser((r) => resolve({ pass: r.pass, fail: r.fail }))
+    const result = await new Promise<{ pass: number; fail: number; skip: number; todo: number }>((resolve) => {
+      const parser = new Parser((r) => resolve({ pass: r.pass, fail: r.fail, skip: r.skip, todo: r.todo }))
       parser.end(text)
     })
-    totals.pass += result.pass
+    // tap counts a skipped (or todo) subtest as "ok": take it out of the passes.
+    totals.pass += result.pass - result.skip - result.todo
     totals.fail += result.fail
+    totals.skip += result.skip + result.todo
+    for (const m of text.matchAll(/^\s*# (kept database .*)$/gm)) totals.kept.push(`${f}: ${m[1]}`)
   }
   return totals
 }
@@ -63,6 +72,8 @@ async function main(): Promise<number> {
   const files = process.argv.slice(2)
   let passed = 0
   let failed = 0
+  let skipped = 0
+  let kept: string[] = []
   if (files.length === 0) {
     console.log('# type check (server: tsc, client: vue-tsc)')
     const ok = (await run(bin('tsc'), ['-p', '.'])) === 0 && (await run(bin('vue-tsc'), ['-p', 'client/tsconfig.json'])) === 0
@@ -87,17 +98,20 @@ async function main(): Promise<number> {
     const counted = await countResults(resultsDir, selected, started)
     passed += counted.pass
     failed += counted.fail
+    skipped += counted.skip
+    kept = counted.kept
     if (code !== 0 && counted.fail === 0) failed++ // a file crashed outside any subtest
   } finally {
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`).catch(() => {})
     await embedded?.stop()
   }
-  console.log(`${passed} passed, ${failed} failed`)
+  for (const line of kept) console.log(`# ${line}`)
+  console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`)
   return failed === 0 ? 0 : 1
 }
 
 main().then((code) => { process.exitCode = code }, (err) => {
   console.error(err)
-  console.log('0 passed, 1 failed')
+  console.log('0 passed, 1 failed, 0 skipped')
   process.exitCode = 1
 })

@@ -17,6 +17,17 @@ async function requestsOf(built: Built, scheduleId: string) {
   return built.services.db.selectFrom('processing_requests').selectAll().where('schedule_id', '=', scheduleId).execute()
 }
 
+/** Waits until pg-boss's cron monitor has made `passes` more passes on this database (its
+ * `version.cron_on` moves at each one): the event after which a double-fired tick would show. */
+async function cronPasses(built: Built, passes: number): Promise<void> {
+  const cronOn = async () => String((await sql<{ cron_on: Date | null }>`SELECT cron_on FROM pgboss.version`.execute(built.services.db)).rows[0]?.cron_on?.getTime())
+  let last = await cronOn()
+  for (let seen = 0; seen < passes;) {
+    last = await until(cronOn, (v) => v !== last, { timeoutMs: 30_000, intervalMs: 100 })
+    seen++
+  }
+}
+
 /** A second instance on the same database, with its own pg-boss and scheduler. */
 async function secondInstance(t: Test, built: Built) {
   const config = testConfig(built.url, FAST)
@@ -41,8 +52,8 @@ t.test('a real tick with two instances running creates exactly one request', asy
   const [first] = await until(() => requestsOf(built, schedule.id), (rows) => rows.length > 0, { timeoutMs: 75_000, intervalMs: 200 })
   t.equal(first!.feature, 'text-stats')
   t.equal(first!.owner_id, admin.user.id)
-  // Several more cron passes run on each instance in this time: none may fire the same tick again.
-  await new Promise((r) => setTimeout(r, 4_000))
+  // Several more cron passes (of either instance): none may fire the same tick again.
+  await cronPasses(built, 4)
   const requests = await requestsOf(built, schedule.id)
   const row = await built.services.db.selectFrom('schedules').selectAll().where('id', '=', schedule.id).executeTakeFirstOrThrow()
   const minutes = new Set(requests.map((r) => Math.floor(r.created_at.getTime() / 60_000)))
@@ -67,7 +78,8 @@ t.test('ticks missed while every instance was down fire once when Conveyor is ba
   const scheduler = await startScheduler(built.services)
   t.teardown(() => scheduler.stop())
   await until(() => requestsOf(built, schedule.id), (rows) => rows.length > 0, { timeoutMs: 30_000, intervalMs: 200 })
-  await new Promise((r) => setTimeout(r, 3_000))
+  // A catch-up of each missed tick would come in the next passes: let three go by.
+  await cronPasses(built, 3)
   t.equal((await requestsOf(built, schedule.id)).length, 1, 'five missed ticks: one run, not five, not none')
 })
 
