@@ -10,6 +10,7 @@ import { localEnqueued } from '../live.ts'
 import { removeRequestFiles } from '../media.ts'
 import { CreatedSchema, findByIdempotencyKey, toCreated } from '../repository.ts'
 import { readMultipart } from '../uploads.ts'
+import { ConflictErrorSchema } from '../../schemas/errors.ts'
 
 const statusUrl = (row: ProcessingRequest) => `/api/v1/${row.feature}/status/${row.id}/`
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505'
@@ -27,7 +28,7 @@ const createRoute: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app,
     schema: {
       tags: [feature.name], summary: `Create a ${feature.title} request`,
       description: `JSON body, or multipart/form-data with${feature.file ? ' a `file` part and' : ''} fields. Input: ${JSON.stringify(feature.input)}`,
-      response: { 200: CreatedSchema, 202: CreatedSchema },
+      response: { 200: CreatedSchema, 202: CreatedSchema, 409: ConflictErrorSchema },
     },
   }, async (request, reply) => {
     const ownerId = request.user!.id

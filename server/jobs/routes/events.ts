@@ -2,6 +2,7 @@
 // LISTEN connection, so a change made on any instance arrives. The current status comes at once;
 // the stream ends after a terminal status or when the client goes away.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import type { Feature } from '../../../worker/feature.ts'
 import { notFound } from '../../http/errors.ts'
 import type { RequestEvents } from '../live.ts'
@@ -34,7 +35,10 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ feature: Feature; events: () => P
 
   app.get('/events/:id/', {
     onRequest: app.authenticate,
-    schema: { tags: [feature.name], summary: 'Live status (text/event-stream)', params: IdParams },
+    schema: {
+      tags: [feature.name], summary: 'Live status (text/event-stream)', params: IdParams,
+      response: { 200: { description: '`event: status` with the status body as `data:`, at once and on each change; ends after a terminal status', content: { 'text/event-stream': { schema: Type.String() } } } },
+    },
   }, async (request, reply) => {
     const ownerId = request.user!.id
     const { id } = request.params

@@ -6,6 +6,7 @@ import type { Feature } from '../../../worker/feature.ts'
 import { conflict, notFound } from '../../http/errors.ts'
 import { absoluteUrl, PageQuery, PageSchema, pageBody, resolvePage } from '../../http/pagination.ts'
 import { removeRequestFiles } from '../media.ts'
+import { ConflictErrorSchema } from '../../schemas/errors.ts'
 import {
   cancelRequest, countRequests, deleteRequest, findResult, findStatus, listRequests, RequestStatusSchema, STATUSES, toStatus,
 } from '../repository.ts'
@@ -37,7 +38,7 @@ const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (ap
 
   app.get('/results/:id/', {
     onRequest: app.authenticate,
-    schema: { tags, summary: 'Results of a completed request', params: IdParams, response: { 200: ResultsSchema } },
+    schema: { tags, summary: 'Results of a completed request', params: IdParams, response: { 200: ResultsSchema, 409: ConflictErrorSchema } },
   }, async (request) => {
     const row = await own(request.params.id, request.user!.id)
     const result = row.status === 'completed' ? await findResult(db, row.id) : undefined
@@ -71,7 +72,7 @@ const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (ap
 
   app.post('/cancel/:id/', {
     onRequest: app.authenticate,
-    schema: { tags, summary: 'Cancel a pending or running request', params: IdParams, response: { 200: RequestStatusSchema } },
+    schema: { tags, summary: 'Cancel a pending or running request', params: IdParams, response: { 200: RequestStatusSchema, 409: ConflictErrorSchema } },
   }, async (request) => {
     await own(request.params.id, request.user!.id)
     const found = await cancelRequest(db, boss, request.params.id, request.user!.id)
@@ -84,12 +85,15 @@ const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (ap
 
   app.delete('/delete/:id/', {
     onRequest: app.authenticate,
-    schema: { tags, summary: 'Delete a request, its results and files (cancelling it first)', params: IdParams },
+    schema: {
+      tags, summary: 'Delete a request, its results and files (cancelling it first)', params: IdParams,
+      response: { 204: Type.Null({ description: 'Deleted' }) },
+    },
   }, async (request, reply) => {
     await own(request.params.id, request.user!.id)
     if (!(await deleteRequest(db, boss, request.params.id, request.user!.id))) throw notFound()
     await removeRequestFiles(config.mediaRoot, request.params.id)
-    return reply.code(204).send()
+    return reply.code(204).send(null)
   })
 }
 
