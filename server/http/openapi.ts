@@ -9,6 +9,13 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify'
 import { errorResponseOf, errorResponses, errorSchemas } from '../schemas/errors.ts'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Schema parts for the document only, for what a handler checks itself (a feature's input, read after multipart). */
+    openapi?: { body?: unknown }
+  }
+}
+
 type Security = Array<Record<string, string[]>>
 type Hook = (...args: any[]) => unknown
 type OpenApiSchema = FastifySchema & {
@@ -85,6 +92,8 @@ export default fp(async (app) => {
     const staff = hooks.includes(app.requireStaff)
     const authenticated = staff || hooks.includes(app.authenticate)
 
+    const documented = route.config?.openapi
+    if (documented?.body && !schema.body) schema.body = documented.body
     schema.operationId ??= operationIdOf(method, url, schema)
     schema.tags ??= [words(url.replace(/^\/api(\/v\d+)?/, '').split('/').find(Boolean) ?? 'api').join('-')]
     schema.security ??= authenticated ? AUTHENTICATED : []
