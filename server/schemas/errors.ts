@@ -8,9 +8,14 @@ export const ErrorDetailSchema = Type.Object({
 }, { description: 'DRF error: one message' })
 export type ErrorDetail = Static<typeof ErrorDetailSchema>
 
-/** A field's messages: a list, or an object of the same for a nested field. */
+/**
+ * A field's messages: a list, or an object of the same for a nested field. (A string too, only so
+ * that generated clients can type `detail` and the fields together: TypeScript's index signatures
+ * must admit every named property.)
+ */
 const FieldErrors = Type.Union([
   Type.Array(Type.String()),
+  Type.String(),
   Type.Record(Type.String(), Type.Unknown(), { description: 'Errors of a nested field, keyed as its fields' }),
 ])
 

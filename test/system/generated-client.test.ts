@@ -59,6 +59,8 @@ export async function walkThrough(baseUrl: string, email: string, password: stri
   const registered = await anonymous.POST('/api/v1/auth/registration/', {
     body: { email, password1: password, password2: password, name: 'Ada' },
   })
+  const wrong = await anonymous.POST('/api/v1/auth/login/', { body: { email, password: 'not the password' } })
+  const refused = wrong.error && 'non_field_errors' in wrong.error ? wrong.error.non_field_errors : undefined
   const login = await anonymous.POST('/api/v1/auth/login/', { body: { email, password } })
   if (!login.data) throw new Error(\`login failed: \${JSON.stringify(login.error)}\`)
   const key: string = login.data.key
@@ -79,6 +81,7 @@ export async function walkThrough(baseUrl: string, email: string, password: stri
   const afterLogout = await client.GET('/api/v1/auth/user/')
   return {
     registered: { status: registered.response.status, key: registered.data?.key },
+    wrongPassword: { status: wrong.response.status, refused },
     login: { status: login.response.status, email: login.data.user.email },
     me: { status: me.response.status, name: me.data?.name, pk: me.data?.pk },
     created: { status: created.response.status, location: created.response.headers.get('location'), body: created.data },
@@ -133,6 +136,7 @@ t.test('the README walk-through runs with openapi-fetch against the real server'
   const { walkThrough } = await import(path.join(dir, 'walk-through.ts')) as { walkThrough: (baseUrl: string, email: string, password: string) => Promise<any> }
   const r = await walkThrough(baseUrl, 'ada@example.com', 'correct horse battery staple')
   t.match(r.registered, { status: 201, key: String }, 'registered: 201 with a key')
+  t.same(r.wrongPassword, { status: 400, refused: ['Unable to log in with provided credentials.'] }, 'a wrong password: 400 non_field_errors')
   t.same(r.login, { status: 200, email: 'ada@example.com' }, 'logged in')
   t.match(r.me, { status: 200, name: 'Ada', pk: Number }, 'the user')
   t.match(r.created, { status: 202, body: { feature: 'text-stats', status: 'pending' } }, 'created: 202 pending')
