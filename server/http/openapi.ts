@@ -3,6 +3,7 @@
 // its operationId (from method + URL), its security (from the authentication hook it runs), its
 // tags, and the error responses it can give (DRF shapes, as components). A route's own schema
 // wins where it says any of these itself.
+import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -123,6 +124,10 @@ export default fp(async (app) => {
         const clash = seen.get(operation.operationId)
         if (clash) throw new Error(`operationId ${operation.operationId} of ${where} is also that of ${clash}: give one of them its own`)
         seen.set(operation.operationId, where)
+        for (const [code, response] of Object.entries<any>(operation.responses)) {
+          // A success the route did not describe gets its status's name rather than swagger's "Default Response".
+          if (response.description === 'Default Response') response.description = STATUS_CODES[code] ?? response.description
+        }
         for (const code of errorsOf.get(operation.operationId) ?? []) {
           operation.responses[code] = { $ref: `#/components/responses/${errorResponseOf[code]}` }
         }
