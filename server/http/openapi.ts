@@ -31,6 +31,10 @@ type OpenApiSchema = FastifySchema & {
 export const AUTHENTICATED: Security = [{ bearer: [] }, { cookie: [] }]
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+/** The request hooks in which a route can authenticate. */
+const AUTH_HOOKS = ['onRequest', 'preParsing', 'preValidation', 'preHandler']
+/** URL words that already name the action, at the end of a URL (`…/create/`, `…/list/`, `…/delete/:id/`). */
+const SAYS_ACTION: Record<string, string[]> = { list: ['list'], create: ['create'], destroy: ['delete', 'destroy'], update: ['update'] }
 
 const words = (segment: string) => segment.split(/[-_.]/).filter(Boolean)
 const camel = (parts: string[]) =>
@@ -58,21 +62,19 @@ export function operationIdOf(method: string, url: string, schema: OpenApiSchema
     PATCH: 'partial_update',
     DELETE: 'destroy',
   }[method] ?? method.toLowerCase()
-  const last = parts.at(-1)
-  const said = { list: ['list'], create: ['create'], destroy: ['delete', 'destroy'], retrieve: [], update: ['update'], partial_update: [] }
-  const already = (said as Record<string, string[]>)[action]?.includes(last ?? '') ?? false
+  const already = SAYS_ACTION[action]?.includes(parts.at(-1) ?? '') ?? false
   return camel(already ? parts : [...parts, ...words(action)])
 }
 
 /** The hooks a route runs: its own, and those of the plugin instance that registered it. */
 function routeHooks(route: RouteOptions, instance: FastifyInstance | undefined): Hook[] {
-  const own = ['onRequest', 'preParsing', 'preValidation', 'preHandler'].flatMap((name) => [(route as any)[name] ?? []].flat())
+  const own = AUTH_HOOKS.flatMap((name) => [(route as any)[name] ?? []].flat())
   // Fastify has no public way to list an instance's hooks (plugin-level `addHook('onRequest',
   // app.requireStaff)`); its hooks live under this symbol. test/system/openapi.test.ts checks the
   // result against the real behaviour (401 without a key), so a change in Fastify shows up there.
   const symbol = instance && Object.getOwnPropertySymbols(instance).find((s) => s.description === 'fastify.hooks')
   const hooks = symbol ? (instance as any)[symbol] : null
-  const inherited = hooks ? ['onRequest', 'preParsing', 'preValidation', 'preHandler'].flatMap((name) => hooks[name] ?? []) : []
+  const inherited = hooks ? AUTH_HOOKS.flatMap((name) => hooks[name] ?? []) : []
   return [...own, ...inherited]
 }
 
