@@ -6,7 +6,7 @@ import { revokeSession } from '../sessions.ts'
 import { ensureNotThrottled, hit, reset } from '../throttle.ts'
 import { findUserByEmail, setPasswordHash, toUserResponse } from '../users.ts'
 import { AUTH, MESSAGES, isEmail, startSession, throttleRules } from './common.ts'
-import { DetailSchema, LoginBody, LoginResponseSchema, errors } from '../../schemas/users.ts'
+import { AUTHENTICATED, DetailSchema, LoginBody, LoginResponseSchema, errors } from '../../schemas/users.ts'
 
 const loginRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db } = app
@@ -46,6 +46,8 @@ const loginRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['auth'],
       summary: 'Sign out: the key stops working at once, on every instance, and the cookie is cleared',
+      // The key is optional: without one (or with a dead one) there is only the cookie to clear.
+      security: [{}, ...AUTHENTICATED],
       response: { 200: DetailSchema, ...errors(403) },
     },
   }, async (request, reply) => {

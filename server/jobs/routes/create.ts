@@ -2,11 +2,13 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import type { ProcessingRequest } from '../../../db/types.ts'
 import { createRequest, findByIdempotencyKey, localEnqueued, removeRequestFiles, type Feature } from '../../../worker/index.ts'
 import { conflict, notFound, validationFailed } from '../../http/errors.ts'
 import { CreatedSchema, toCreated } from '../../schemas/requests.ts'
 import { readMultipart } from '../uploads.ts'
+import { ConflictErrorSchema } from '../../schemas/errors.ts'
 
 const statusUrl = (row: ProcessingRequest) => `/api/v1/${row.feature}/status/${row.id}/`
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505'
@@ -19,12 +21,24 @@ const createRoute: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app,
     return reply.code(200).header('location', statusUrl(row)).send(toCreated(row))
   }
 
+  // Documented, not validated by Fastify: the input is checked after a multipart body is read.
+  const upload = Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: `The upload (${feature.file?.extensions.join(', ')})` })
+  const body = {
+    content: {
+      'application/json': { schema: feature.input },
+      ...(feature.file && {
+        'multipart/form-data': { schema: Type.Object({ ...feature.input.properties, file: feature.file.required ? upload : Type.Optional(upload) }) },
+      }),
+    },
+  }
+
   app.post('/create/', {
     onRequest: app.authenticate,
+    config: { openapi: { body } },
     schema: {
       tags: [feature.name], summary: `Create a ${feature.title} request`,
       description: `JSON body, or multipart/form-data with${feature.file ? ' a `file` part and' : ''} fields. Input: ${JSON.stringify(feature.input)}`,
-      response: { 200: CreatedSchema, 202: CreatedSchema },
+      response: { 200: CreatedSchema, 202: CreatedSchema, 409: ConflictErrorSchema },
     },
   }, async (request, reply) => {
     const ownerId = request.user!.id

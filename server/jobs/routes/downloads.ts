@@ -7,6 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { findResult, findStatus, insideDir, outputDir, type Feature } from '../../../worker/index.ts'
 import { conflict, notFound, validationFailed } from '../../http/errors.ts'
+import { ConflictErrorSchema } from '../../schemas/errors.ts'
 import { IdParams } from '../../schemas/requests.ts'
 
 /** Content-Disposition for a file name, ASCII fallback plus RFC 5987 UTF-8 form. */
@@ -32,6 +33,13 @@ const downloadRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (a
     schema: {
       tags, summary: 'The result document as an attachment', params: IdParams,
       querystring: Type.Object({ format: Type.Optional(Type.String()) }),
+      response: {
+        200: {
+          description: 'The result document (`format=json`), or CSV (`format=csv`) where the feature supports it',
+          content: { 'application/json': { schema: {} }, 'text/csv': { schema: Type.String() } },
+        },
+        409: ConflictErrorSchema,
+      },
     },
   }, async (request, reply) => {
     const format = request.query.format ?? 'json'
@@ -46,7 +54,13 @@ const downloadRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (a
 
   app.get('/download-file/:id/:name/', {
     onRequest: app.authenticate,
-    schema: { tags, summary: 'One output file as an attachment', params: Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() }) },
+    schema: {
+      tags, summary: 'One output file as an attachment', params: Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() }),
+      response: {
+        200: { description: 'The file, in its own content type', content: { 'application/octet-stream': { schema: Type.Unsafe<unknown>({ type: 'string', format: 'binary' }) } } },
+        409: ConflictErrorSchema,
+      },
+    },
   }, async (request, reply) => {
     const { id, name } = request.params
     const result = await completedResult(id, request.user!.id)

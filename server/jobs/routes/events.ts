@@ -2,6 +2,7 @@
 // LISTEN connection, so a change made on any instance arrives. The current status comes at once;
 // the stream ends after a terminal status or when the client goes away.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import { findStatus, isTerminal, type Feature } from '../../../worker/index.ts'
 import { notFound } from '../../http/errors.ts'
 import { IdParams, toStatus, type RequestStatusBody } from '../../schemas/requests.ts'
@@ -32,7 +33,10 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app,
 
   app.get('/events/:id/', {
     onRequest: app.authenticate,
-    schema: { tags: [feature.name], summary: 'Live status (text/event-stream)', params: IdParams },
+    schema: {
+      tags: [feature.name], summary: 'Live status (text/event-stream)', params: IdParams,
+      response: { 200: { description: '`event: status` with the status body as `data:`, at once and on each change; ends after a terminal status', content: { 'text/event-stream': { schema: Type.String() } } } },
+    },
   }, async (request, reply) => {
     const ownerId = request.user!.id
     const { id } = request.params

@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox'
 import { cancelRequest, countRequests, deleteRequest, findResult, findStatus, listRequests, removeRequestFiles, type Feature } from '../../../worker/index.ts'
 import { conflict, notFound } from '../../http/errors.ts'
 import { absoluteUrl, pageBody, resolvePage } from '../../http/pagination.ts'
+import { ConflictErrorSchema } from '../../schemas/errors.ts'
 import { PageQuery, PageSchema } from '../../schemas/pagination.ts'
 import { IdParams, RequestStatusSchema, ResultsSchema, StatusFilter, toStatus } from '../../schemas/requests.ts'
 
@@ -25,7 +26,7 @@ const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (ap
 
   app.get('/results/:id/', {
     onRequest: app.authenticate,
-    schema: { tags, summary: 'Results of a completed request', params: IdParams, response: { 200: ResultsSchema } },
+    schema: { tags, summary: 'Results of a completed request', params: IdParams, response: { 200: ResultsSchema, 409: ConflictErrorSchema } },
   }, async (request) => {
     const row = await own(request.params.id, request.user!.id)
     const result = row.status === 'completed' ? await findResult(db, row.id) : undefined
@@ -59,7 +60,7 @@ const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (ap
 
   app.post('/cancel/:id/', {
     onRequest: app.authenticate,
-    schema: { tags, summary: 'Cancel a pending or running request', params: IdParams, response: { 200: RequestStatusSchema } },
+    schema: { tags, summary: 'Cancel a pending or running request', params: IdParams, response: { 200: RequestStatusSchema, 409: ConflictErrorSchema } },
   }, async (request) => {
     await own(request.params.id, request.user!.id)
     const found = await cancelRequest(db, boss, request.params.id, request.user!.id)
@@ -72,12 +73,15 @@ const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (ap
 
   app.delete('/delete/:id/', {
     onRequest: app.authenticate,
-    schema: { tags, summary: 'Delete a request, its results and files (cancelling it first)', params: IdParams },
+    schema: {
+      tags, summary: 'Delete a request, its results and files (cancelling it first)', params: IdParams,
+      response: { 204: Type.Null({ description: 'Deleted' }) },
+    },
   }, async (request, reply) => {
     await own(request.params.id, request.user!.id)
     if (!(await deleteRequest(db, boss, request.params.id, request.user!.id))) throw notFound()
     await removeRequestFiles(config.mediaRoot, request.params.id)
-    return reply.code(204).send()
+    return reply.code(204).send(null)
   })
 }
 
