@@ -4,9 +4,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
 import type { RequestStatus } from '../../db/types.ts'
+import { resultOf } from '../../worker/feature.ts'
 import { featuresOf, loadFeatures, moduleUrls } from '../../worker/registry.ts'
 import { HttpError } from '../http/errors.ts'
 import { PageQuery, PageSchema, pageBody, resolvePage } from '../http/pagination.ts'
+import { FeatureInfoSchema, type FeatureInfo } from '../schemas/features.ts'
 import { ensureQueues } from './enqueue.ts'
 import { acquireRequestEvents, type RequestEvents } from './live.ts'
 import { countRequests, listRequests, RequestStatusSchema, STATUSES, toStatus } from './repository.ts'
@@ -14,14 +16,6 @@ import createRoute from './routes/create.ts'
 import downloadRoutes from './routes/downloads.ts'
 import eventRoutes from './routes/events.ts'
 import requestRoutes from './routes/requests.ts'
-
-const FeatureInfoSchema = Type.Object({
-  name: Type.String(),
-  title: Type.String(),
-  description: Type.String(),
-  input_schema: Type.Any(),
-  accepts_file: Type.Boolean(),
-})
 
 export const StatusFilter = Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s))))
 
@@ -51,9 +45,13 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/v1/features/', {
     onRequest: app.authenticate,
     schema: { tags: ['jobs'], summary: 'Registered features', response: { 200: Type.Array(FeatureInfoSchema) } },
-  }, async (request) => features.filter((f) => !f.system || request.user!.is_staff).map((f) => ({
-    name: f.name, title: f.title, description: f.description, input_schema: f.input, accepts_file: Boolean(f.file),
-  })))
+  }, async (request) => features.filter((f) => !f.system || request.user!.is_staff).map((f): FeatureInfo => {
+    const result = resultOf(f)
+    return {
+      name: f.name, title: f.title, description: f.description, input_schema: f.input, accepts_file: Boolean(f.file),
+      result_view: result.view, download_formats: result.downloads,
+    }
+  }))
 
   app.get('/api/v1/jobs/list/', {
     onRequest: app.authenticate,

@@ -131,3 +131,13 @@ t.test('a malformed CSV fails its job with the parser\'s line, at once and witho
   const done = await c.settle('csv-profile', created.data.id)
   t.match(done, { status: 'failed', attempts: 1, error_message: /record starting on line 3 .*never closed/ })
 })
+
+t.test('a result declaration is checked when the feature is defined', async (t) => {
+  const { defineFeature } = await import('../../worker/feature.ts')
+  const { Type } = await import('@sinclair/typebox')
+  const base = { name: 'x', title: 'X', description: '', input: Type.Object({}), validate: () => null, process: () => null, save: () => ({ data: {} }) }
+  t.throws(() => defineFeature({ ...base, result: { view: [{ type: 'json' }], downloads: ['json', 'csv'] } }), /feature x: result.downloads: 'csv' needs toCsv\(\)/)
+  t.throws(() => defineFeature({ ...base, result: { view: [{ type: 'json' }], downloads: ['csv'] }, toCsv: () => '' }), /'json' is always offered/)
+  t.throws(() => defineFeature({ ...base, result: { view: [{ type: 'chart' } as never], downloads: ['json'] } }), /feature x: result.view.0: /)
+  t.ok(defineFeature({ ...base, result: { view: [{ type: 'json', path: 'rows' }], downloads: ['json'] } }), 'a valid one passes')
+})

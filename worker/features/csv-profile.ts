@@ -257,5 +257,37 @@ export default defineFeature({
     }
   },
 
+  result: {
+    view: [
+      {
+        type: 'summary',
+        items: [
+          { label: 'Rows', path: 'rows', format: 'number' },
+          { label: 'Columns', path: 'column_count', format: 'number' },
+          { label: 'File size', path: 'bytes', format: 'bytes' },
+          { label: 'Delimiter', path: 'delimiter', format: 'text', names: { '\t': 'Tab' } },
+        ],
+      },
+      {
+        type: 'table',
+        title: 'Columns',
+        rows: 'columns',
+        columns: [
+          { label: 'Column', path: 'name', header: true },
+          { label: 'Type', path: 'type', format: 'badge' },
+          { label: 'Values', path: 'count', format: 'number' },
+          { label: 'Nulls', path: 'nulls', format: 'number' },
+          { label: 'Distinct', path: 'distinct', format: 'number', exact: 'distinct_exact' },
+          { label: 'Min', path: 'min', numeric: true },
+          { label: 'Max', path: 'max', numeric: true },
+          { label: 'Mean', path: 'mean', numeric: true },
+          { label: 'Std dev', path: 'stddev', numeric: true },
+          { label: 'Top values', path: 'top_values', format: 'pairs', pair: ['value', 'count'] },
+        ],
+      },
+    ],
+    downloads: ['json', 'csv'],
+  },
+
   toCsv: (data: { columns: Profile[] }) => reportCsv(data.columns),
 })
