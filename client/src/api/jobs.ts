@@ -1,10 +1,13 @@
-// Processing requests (/api/v1/<feature>/… and /api/v1/jobs/list/). The status and page shapes are
-// the server's TypeBox schemas, imported as types only.
+// Processing requests (/api/v1/<feature>/… and /api/v1/jobs/list/). The status, page and feature
+// shapes are the server's TypeBox schemas, imported as types only.
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { RequestStatusBody } from '../../../server/jobs/repository.ts'
 import type { PageSchema } from '../../../server/http/pagination.ts'
-import type { JsonSchema } from '../lib/schema-fields.ts'
+import type { FeatureInfo } from '../../../server/schemas/features.ts'
+import type { DownloadFormat } from '../lib/result-view.ts'
 import { apiUrl, getJson, postJson, request } from './http.ts'
+
+export type { FeatureInfo }
 
 export type JobStatus = RequestStatusBody
 export type Status = JobStatus['status']
@@ -14,15 +17,6 @@ export type JobPage = Omit<Page<TSchema>, 'results'> & { results: JobStatus[] }
 // Runtime values cannot come from the server module (it would pull its code into the bundle).
 export const STATUSES: readonly Status[] = ['pending', 'processing', 'completed', 'failed', 'cancelled']
 export const isTerminal = (status: Status): boolean => status === 'completed' || status === 'failed' || status === 'cancelled'
-
-// Defined here: the server declares this shape inside its route plugin, which the client cannot import.
-export interface FeatureInfo {
-  name: string
-  title: string
-  description: string
-  input_schema: JsonSchema
-  accepts_file: boolean
-}
 
 export interface OutputFile { name: string; size: number; content_type: string; url: string }
 export interface JobResults { id: string; status: Status; data: unknown; files: OutputFile[] }
@@ -61,5 +55,5 @@ export const cancelJob = (feature: string, id: string) => postJson<JobStatus>(`$
 export const deleteJob = (feature: string, id: string) => request<void>('DELETE', `${base(feature)}delete/${id}/`)
 
 export const eventsUrl = (feature: string, id: string) => apiUrl(`${base(feature)}events/${id}/`)
-export const downloadResultsUrl = (feature: string, id: string, format: 'json' | 'csv') =>
+export const downloadResultsUrl = (feature: string, id: string, format: DownloadFormat) =>
   apiUrl(`${base(feature)}download-results/${id}/?format=${format}`)
