@@ -99,6 +99,11 @@ t.test('csv-profile streams a large file: progress by bytes, a profile per colum
   const controller = new AbortController()
   controller.abort(new Error('Cancelled.'))
   await t.rejects(async () => csvProfile.process(valid, context(dir, file, Buffer.byteLength(text), controller.signal)), /Cancelled/)
+  const midway = new AbortController()
+  const seen: number[] = []
+  const cancelling = { ...context(dir, file, Buffer.byteLength(text), midway.signal), progress: (p: number) => { seen.push(p); midway.abort(new Error('Cancelled midway.')) } }
+  await t.rejects(async () => csvProfile.process(valid, cancelling), /Cancelled midway/, 'a cancel during the stream stops it')
+  t.ok(seen.length >= 1 && seen.at(-1)! < 100, 'before the end of the file')
 })
 
 t.test('text-stats counts words, sentences, lines and paragraphs', async (t) => {
@@ -129,7 +134,7 @@ t.test('a malformed CSV fails its job with the parser\'s line, at once and witho
   const created = await c.call('POST', '/api/v1/csv-profile/create/', body.payload, body.headers)
   t.equal(created.statusCode, 202)
   const done = await c.settle('csv-profile', created.data.id)
-  t.match(done, { status: 'failed', attempts: 1, error_message: /record starting on line 3 .*never closed/ })
+  t.match(done, { status: 'failed', attempts: 1, error_message: /^The CSV file is malformed: the record starting on line 3 is still not finished on line \d+ .*never closed\.$/ })
 })
 
 t.test('a result declaration is checked when the feature is defined', async (t) => {

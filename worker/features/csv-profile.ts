@@ -1,6 +1,6 @@
 // csv-profile: an uploaded CSV → a profile of every column (inferred type, nulls, distinct estimate,
 // min/max/mean/stddev, top values) and a downloadable report. Streams the file through csv-parse:
-// memory stays flat whatever its size, progress follows the bytes parsed, a cancel stops the stream,
+// memory stays flat whatever its size, progress follows the bytes read, a cancel stops the stream,
 // and a malformed file (a quote never closed) fails with its line instead of growing a field forever.
 //
 // The distinct estimate (lib/hyperloglog.ts, ~50 lines) and the top values (Misra–Gries, below) stay
@@ -28,7 +28,6 @@ const TOP_CAPACITY = 1_000 // Misra–Gries counters for the top values
  * quote makes the rest of the file one field, and this cap turns that into an error, not a heap.
  */
 export const MAX_RECORD_CHARS = 1 << 20
-const PROGRESS_EVERY = 1_000 // records between progress reports (ctx.progress throttles as well)
 
 /** One column's running profile; every update is O(1) amortised. */
 class ColumnProfile {
@@ -221,8 +220,16 @@ export default defineFeature({
         return record
       },
     })
+    let read = 0
     try {
-      await pipeline(createReadStream(v.file.path, { highWaterMark: 1 << 20 }), parser, async (records: AsyncIterable<string[]>) => {
+      // File → byte counter (progress) → csv-parse → profiles. The signal destroys every stage.
+      await pipeline(createReadStream(v.file.path, { highWaterMark: 1 << 20 }), async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          read += chunk.length
+          ctx.progress((read / v.file.size) * 100)
+          yield chunk
+        }
+      }, parser, async (records: AsyncIterable<string[]>) => {
         for await (const fields of records) {
           if (!columns) {
             columns = fields.map((f, i) => new ColumnProfile(v.hasHeader ? f.trim() || `column_${i + 1}` : `column_${i + 1}`))
@@ -232,10 +239,6 @@ export default defineFeature({
           // Extra fields in a ragged row get columns of their own; missing ones count as nulls.
           while (columns.length < fields.length) columns.push(new ColumnProfile(`column_${columns.length + 1}`))
           for (let i = 0; i < columns.length; i++) columns[i]!.add(fields[i] ?? '')
-          if (rows % PROGRESS_EVERY === 0) {
-            ctx.signal.throwIfAborted()
-            ctx.progress((parser.info.bytes / v.file.size) * 100)
-          }
         }
       }, { signal: ctx.signal })
     } catch (err) {
@@ -243,7 +246,6 @@ export default defineFeature({
       if (err instanceof CsvError) throw malformed(err, lastLine + 1)
       throw err
     }
-    ctx.progress(100)
     if (!columns) throw new JobError('The CSV file has no rows.')
     return { rows, columns: (columns as ColumnProfile[]).map((c) => c.summary(v.topN)), v }
   },
