@@ -12,7 +12,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import autocannon from 'autocannon'
 import pg from 'pg'
 import { PgBoss } from 'pg-boss'
 
@@ -146,6 +145,10 @@ async function finished(db: pg.Pool, ids: string[]): Promise<{ seconds: number; 
     await sleep(20)
   }
 }
+
+interface CannonResult { requests: { average: number }; latency: { p99: number }; non2xx: number }
+// autocannon ships no types.
+const autocannon = (await import('autocannon' as string)).default as (options: object) => Promise<CannonResult>
 
 async function cannon(url: string, headers: Record<string, string>, connections = 50) {
   const r = await autocannon({ url, headers, connections, duration: SECONDS, pipelining: 1 })

@@ -20,7 +20,7 @@
 
 export { InputError, NotFoundError, ConflictError } from './errors.ts'
 
-export { defineFeature, JobError, type Feature, type JobContext, type RetryPolicy } from './features/api.ts'
+export { defineFeature, JobError, resultOf, type Feature, type JobContext, type RetryPolicy } from './features/api.ts'
 export { featuresOf, getFeature, loadFeatures, moduleUrls, registerFeatureModules } from './features/registry.ts'
 
 export { BOSS_SCHEMA, createBoss, type BossSettings } from './queue/boss.ts'

@@ -1,14 +1,12 @@
 // The in-process cache of key lookups that keeps authentication off the database. It is only
 // used while auth-listener.ts is connected, so every announced change reaches it (see there).
+import { EventEmitter } from 'node:events'
+import { LRUCache } from 'lru-cache'
 import type { AuthChange, SessionUser } from './sessions.ts'
 
 interface Entry {
   user: Readonly<SessionUser>
   sessionId: string
-  /** When the key stops working (ms): the earlier of the session's and the JWT's expiry, checked on every hit. */
-  expiresAt: number
-  /** Safety net (ms): an entry is reloaded after the TTL even if no announcement arrived. */
-  staleAt: number
 }
 
 /** What a verified key claims: its session, its user, and the JWT's own expiry (ms). */
@@ -23,11 +21,18 @@ type Row = (SessionUser & { expires_at: Date }) | undefined
 /**
  * Keyed by the key string itself: a hit is an exact copy of a key whose signature, expiry and
  * session were checked when it was stored, so the hot path does no cryptography and no I/O.
+ * lru-cache does the bounding (least recently used out first) and the expiry; this class adds the
+ * per-session and per-user indexes that announcements need, kept in step by lru-cache's `dispose`.
  */
-export class SessionCache {
+export class SessionCache extends EventEmitter<{
+  /** After an announced change was applied: the keys it names no longer answer from here. */
+  forget: [change: AuthChange]
+  /** After the listener connected (true) or was lost (false); the cache was flushed either way. */
+  live: [live: boolean]
+}> {
   readonly ttlMs: number
   readonly maxEntries: number
-  readonly #entries = new Map<string, Entry>()
+  readonly #entries: LRUCache<string, Entry>
   readonly #bySession = new Map<string, Set<string>>()
   readonly #byUser = new Map<number, Set<string>>()
   /** Bumped by every invalidation: a lookup that raced one does not store its (maybe stale) row. */
@@ -35,8 +40,18 @@ export class SessionCache {
   #live = false
 
   constructor(ttlSeconds: number, maxEntries = 50_000) {
+    super()
     this.ttlMs = ttlSeconds * 1000
     this.maxEntries = maxEntries
+    // Each entry gets its own TTL at `set` (see #store), so none is given here. `dispose` runs for
+    // every way an entry leaves (evicted, expired on a get, deleted, replaced, cleared).
+    this.#entries = new LRUCache<string, Entry>({
+      max: maxEntries,
+      dispose: (entry, key) => {
+        unindex(this.#bySession, entry.sessionId, key)
+        unindex(this.#byUser, entry.user.id, key)
+      },
+    })
   }
 
   /** True while invalidations can reach this cache (the listener is connected) and caching is on. */
@@ -51,16 +66,13 @@ export class SessionCache {
   setLive(live: boolean): void {
     this.flush()
     this.#live = live
+    this.emit('live', live)
   }
 
   get(key: string): Readonly<SessionUser> | undefined {
     if (!this.#live) return undefined
-    const entry = this.#entries.get(key)
-    if (!entry) return undefined
-    const now = Date.now()
-    if (entry.staleAt > now && entry.expiresAt > now) return entry.user
-    this.#remove(key)
-    return undefined
+    // An expired entry is not returned, and lru-cache deletes it on the way.
+    return this.#entries.get(key)?.user
   }
 
   /**
@@ -74,15 +86,17 @@ export class SessionCache {
     const { expires_at: sessionExpiry, ...rest } = row
     const user = Object.freeze(rest)
     if (this.live && epoch === this.#epoch) {
-      this.#store(key, { user, sessionId: claims.sessionId, expiresAt: Math.min(sessionExpiry.getTime(), claims.expiresAt), staleAt: Date.now() + this.ttlMs })
+      this.#store(key, { user, sessionId: claims.sessionId }, Math.min(sessionExpiry.getTime(), claims.expiresAt))
     }
     return user
   }
 
   forget(change: AuthChange): void {
     this.#epoch++
-    for (const id of change.sessions ?? []) for (const key of this.#bySession.get(id) ?? []) this.#remove(key)
-    for (const id of change.users ?? []) for (const key of this.#byUser.get(id) ?? []) this.#remove(key)
+    // Copies: each delete's dispose edits the very set being walked.
+    for (const id of change.sessions ?? []) for (const key of [...this.#bySession.get(id) ?? []]) this.#entries.delete(key)
+    for (const id of change.users ?? []) for (const key of [...this.#byUser.get(id) ?? []]) this.#entries.delete(key)
+    this.emit('forget', change)
   }
 
   flush(): void {
@@ -92,23 +106,17 @@ export class SessionCache {
     this.#byUser.clear()
   }
 
-  #store(key: string, entry: Entry): void {
-    if (this.#entries.size >= this.maxEntries) {
-      const oldest = this.#entries.keys().next().value // Map keeps insertion order
-      if (oldest !== undefined) this.#remove(oldest)
-    }
-    this.#remove(key)
-    this.#entries.set(key, entry)
+  /**
+   * Stores until the key stops working (`expiresAt`, ms: the earlier of the session's and the JWT's
+   * expiry) or the TTL passes, whichever is first: the TTL is the safety net that reloads an entry
+   * even if no announcement arrived.
+   */
+  #store(key: string, entry: Entry, expiresAt: number): void {
+    const ttl = Math.floor(Math.min(this.ttlMs, expiresAt - Date.now()))
+    if (ttl <= 0) return
+    this.#entries.set(key, entry, { ttl }) // a replaced entry is disposed (unindexed) first
     index(this.#bySession, entry.sessionId, key)
     index(this.#byUser, entry.user.id, key)
-  }
-
-  #remove(key: string): void {
-    const entry = this.#entries.get(key)
-    if (!entry) return
-    this.#entries.delete(key)
-    unindex(this.#bySession, entry.sessionId, key)
-    unindex(this.#byUser, entry.user.id, key)
   }
 }
 

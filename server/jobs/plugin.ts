@@ -3,22 +3,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
-import { countRequests, listRequests } from '../../worker/index.ts'
+import { countRequests, listRequests, resultOf } from '../../worker/index.ts'
 import { pageBody, resolvePage } from '../http/pagination.ts'
+import { FeatureInfoSchema, type FeatureInfo } from '../schemas/features.ts'
 import { PageQuery, PageSchema } from '../schemas/pagination.ts'
 import { RequestStatusSchema, StatusFilter, toStatus } from '../schemas/requests.ts'
 import createRoute from './routes/create.ts'
 import downloadRoutes from './routes/downloads.ts'
 import eventRoutes from './routes/events.ts'
 import requestRoutes from './routes/requests.ts'
-
-const FeatureInfoSchema = Type.Object({
-  name: Type.String(),
-  title: Type.String(),
-  description: Type.String(),
-  input_schema: Type.Any(),
-  accepts_file: Type.Boolean(),
-})
 
 const jobs: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db, features } = app
@@ -29,9 +22,13 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/api/v1/features/', {
     onRequest: app.authenticate,
     schema: { tags: ['jobs'], summary: 'Registered features', response: { 200: Type.Array(FeatureInfoSchema) } },
-  }, async (request) => features.filter((f) => !f.system || request.user!.is_staff).map((f) => ({
-    name: f.name, title: f.title, description: f.description, input_schema: f.input, accepts_file: Boolean(f.file),
-  })))
+  }, async (request) => features.filter((f) => !f.system || request.user!.is_staff).map((f): FeatureInfo => {
+    const result = resultOf(f)
+    return {
+      name: f.name, title: f.title, description: f.description, input_schema: f.input, accepts_file: Boolean(f.file),
+      result_view: result.view, download_formats: result.downloads,
+    }
+  }))
 
   app.get('/api/v1/jobs/list/', {
     onRequest: app.authenticate,

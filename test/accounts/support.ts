@@ -1,6 +1,8 @@
 // Shared by the accounts tests: an app wired to an SMTP sink, and short-hands for the auth API.
 import type { Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
+import type { SessionCache } from '../../server/accounts/session-cache.ts'
+import type { AuthChange } from '../../server/accounts/sessions.ts'
 import { buildApp } from '../../server/app.ts'
 import { createLogger } from '../../server/logger.ts'
 import { openServices } from '../../server/services.ts'
@@ -52,12 +54,30 @@ export async function secondInstance(t: Test, built: Built, env: Record<string, 
   return app
 }
 
-/** Polls `check` every few ms until it is true; false if it never is within `ms`. */
-export async function eventually(check: () => Promise<boolean>, ms = 1_000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    if (await check()) return true
-    if (Date.now() > deadline) return false
-    await new Promise((r) => setTimeout(r, 2))
-  }
+/**
+ * Resolves when `cache` has applied an announced change that `matches` (register it before the
+ * action that announces, so the notification cannot slip past).
+ */
+export function announced(cache: SessionCache, matches: (change: AuthChange) => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const seen = (change: AuthChange) => {
+      if (!matches(change)) return
+      cache.off('forget', seen)
+      resolve()
+    }
+    cache.on('forget', seen)
+  })
+}
+
+/** Resolves when the cache's listener state becomes `live` (at once if it already is). */
+export function liveness(cache: SessionCache, live: boolean): Promise<void> {
+  if (cache.live === live) return Promise.resolve()
+  return new Promise((resolve) => {
+    const seen = (now: boolean) => {
+      if (now !== live) return
+      cache.off('live', seen)
+      resolve()
+    }
+    cache.on('live', seen)
+  })
 }

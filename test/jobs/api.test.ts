@@ -148,7 +148,28 @@ t.test('GET /api/v1/features/ lists the registered features with their input sch
   t.match(byName['text-stats'], { title: 'Text statistics', accepts_file: true, input_schema: { type: 'object', properties: { text: { type: 'string' } } } })
   t.match(byName['csv-profile'], { accepts_file: true })
   t.match(byName['test-behave'], { accepts_file: false })
-  t.same(Object.keys(byName['text-stats']).sort(), ['accepts_file', 'description', 'input_schema', 'name', 'title'])
+  t.same(Object.keys(byName['text-stats']).sort(), ['accepts_file', 'description', 'download_formats', 'input_schema', 'name', 'result_view', 'title'])
+})
+
+t.test('each feature declares its result view and download formats; download-results follows them', async (t) => {
+  const built = await buildJobs(t, { engine: true })
+  const c = await client(built)
+  const byName = Object.fromEntries((await c.call('GET', '/api/v1/features/')).data.map((f: any) => [f.name, f]))
+  t.same(byName['text-stats'].download_formats, ['json', 'csv'])
+  t.same(byName['text-stats'].result_view.map((b: any) => b.type), ['summary', 'table'])
+  t.match(byName['text-stats'].result_view[1], { title: 'Top words', rows: 'top_words', columns: [{ label: '#', format: 'rank' }, { label: 'Word', path: 'word' }] })
+  t.match(byName['csv-profile'].result_view[0].items, [{ label: 'Rows', path: 'rows' }, { label: 'Columns' }, { label: 'File size', format: 'bytes' }, { label: 'Delimiter', names: { '\t': 'Tab' } }])
+  t.same(byName['test-behave'].result_view, [{ type: 'json' }], 'no declaration: the JSON document')
+  t.same(byName['test-behave'].download_formats, ['json'])
+  t.same(byName['test-declared'].result_view, [{ type: 'list', title: 'Words', items: 'words', empty: 'No words.' }])
+  t.same(byName['test-declared'].download_formats, ['json'], 'its toCsv is not offered')
+
+  const id = (await c.create('test-declared', { words: ['a', 'b'] })).data.id
+  t.equal((await c.settle('test-declared', id)).status, 'completed')
+  const csv = await c.call('GET', `/api/v1/test-declared/download-results/${id}/?format=csv`)
+  t.equal(csv.statusCode, 400)
+  t.same(csv.data, { format: ['"csv" is not a valid choice.'] })
+  t.equal((await c.call('GET', `/api/v1/test-declared/download-results/${id}/?format=json`)).statusCode, 200)
 })
 
 t.test('server-sent events of a finished request: its status at once, then the stream ends', async (t) => {

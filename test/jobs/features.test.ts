@@ -1,31 +1,15 @@
-// The built-in features' building blocks, called directly: the streaming CSV parser at every chunk
-// boundary, the distinct estimate, and csv-profile's phases with progress and cancel.
+// The built-in features' building blocks, called directly: csv-profile's phases on awkward CSV
+// (BOM, quoted newlines, ragged rows, a quote never closed), with progress and cancel, the distinct
+// estimate, and text-stats; then a malformed CSV through the real engine.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { JobContext } from '../../worker/features/api.ts'
-import csvProfile from '../../worker/features/csv-profile.ts'
+import csvProfile, { MAX_RECORD_CHARS } from '../../worker/features/csv-profile.ts'
 import textStats from '../../worker/features/text-stats.ts'
-import { CsvParser } from '../../worker/features/lib/csv-parser.ts'
 import { HyperLogLog } from '../../worker/features/lib/hyperloglog.ts'
-
-function parse(text: string, chunkSize: number, delimiter = ','): string[][] {
-  const rows: string[][] = []
-  const parser = new CsvParser(delimiter, (r) => rows.push(r))
-  for (let i = 0; i < text.length; i += chunkSize) parser.push(text.slice(i, i + chunkSize))
-  parser.end()
-  return rows
-}
-
-t.test('the CSV parser gives the same rows whatever the chunk boundaries', async (t) => {
-  const text = 'a,b,c\r\n1,"x, y",""\n"multi\r\nline","say ""hi""",3\n\n4,,\n"tail"x,5,"end"'
-  const expected = [['a', 'b', 'c'], ['1', 'x, y', ''], ['multi\r\nline', 'say "hi"', '3'], ['4', '', ''], ['tailx', '5', 'end']]
-  for (let size = 1; size <= text.length; size++) t.same(parse(text, size), expected, `chunks of ${size}`)
-  t.same(parse('x;y\n1;2', 3, ';'), [['x', 'y'], ['1', '2']], 'other delimiters')
-  t.same(parse('a,b,\n', 2), [['a', 'b', '']], 'a trailing empty field')
-  t.same(parse('a,"unterminated\n', 4), [['a', 'unterminated\n']], 'an unterminated quote ends at EOF')
-})
+import { buildJobs, client, multipart } from './support.ts'
 
 t.test('HyperLogLog estimates distinct counts within a few percent', async (t) => {
   for (const n of [10, 1000, 100_000]) {
@@ -44,6 +28,46 @@ function context(dir: string, file: string, size: number, signal = new AbortCont
     workDir: dir, outputDir: dir, progress: (p) => progress.push(p), db: null, mediaRoot: dir,
   }
 }
+
+/** Profiles `text` (given as bytes, so a BOM survives) through the feature's own phases. */
+async function profile(t: Test, text: string | Buffer, input: Record<string, unknown> = {}) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'csv-profile-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'data.csv')
+  await writeFile(file, text)
+  const ctx = context(dir, file, Buffer.byteLength(text))
+  return csvProfile.process(await csvProfile.validate(input, ctx), ctx)
+}
+const byName = (out: { columns: { name: string }[] }) => Object.fromEntries(out.columns.map((c) => [c.name, c]))
+
+t.test('csv-profile: a UTF-8 BOM is not part of the first column name', async (t) => {
+  const out = await profile(t, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('id;name\r\n1;Ann\r\n2;Bob\r\n')]))
+  t.same(out.columns.map((c) => c.name), ['id', 'name'])
+  t.match(byName(out).id, { type: 'integer', count: 2 })
+})
+
+t.test('csv-profile: quoted fields keep their delimiters, doubled quotes and line breaks', async (t) => {
+  const out = await profile(t, 'id,note\n1,"one, two"\n2,"first line\r\nsecond ""quoted"" line"\n\n3,plain\n')
+  t.equal(out.rows, 3, 'the quoted line break and the blank line start no row')
+  t.match(byName(out).note, { count: 3, distinct: 3, max: 'plain', min: 'first line\r\nsecond "quoted" line' })
+  t.match(byName(out).id, { type: 'integer', min: 1, max: 3 })
+})
+
+t.test('csv-profile: ragged rows are profiled, short ones as nulls and long ones in extra columns', async (t) => {
+  const out = await profile(t, 'a,b,c\n1,2,3\n4,5\n6,7,8,9\n')
+  t.equal(out.rows, 3)
+  t.same(out.columns.map((c) => c.name), ['a', 'b', 'c', 'column_4'])
+  t.match(byName(out).c, { count: 2, nulls: 1 })
+  t.match(byName(out).column_4, { count: 1, nulls: 0, min: 9 })
+})
+
+t.test('csv-profile: a quote never closed fails with the line its record starts on, at the record cap or at the end of the file', async (t) => {
+  const lines = ['id,text', '1,fine', '2,"opened and never closed', ...Array.from({ length: 20_000 }, (_, i) => `${i + 3},${'x'.repeat(80)}`)]
+  const text = lines.join('\n') + '\n'
+  t.ok(text.length > MAX_RECORD_CHARS, 'the rest of the file is longer than the cap')
+  await t.rejects(profile(t, text), { name: 'JobError', code: 'CSV_MALFORMED', message: /record starting on line 3 .*A quote is probably opened and never closed/ })
+  await t.rejects(profile(t, 'id,text\n1,ok\n2,"short and unclosed\n3,end\n'), { name: 'JobError', message: 'The CSV file is malformed: a quote opened in the record starting on line 3 is never closed.' }, 'at the end of the file too')
+})
 
 t.test('csv-profile streams a large file: progress by bytes, a profile per column, and it honours cancel', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'csv-profile-'))
@@ -75,6 +99,11 @@ t.test('csv-profile streams a large file: progress by bytes, a profile per colum
   const controller = new AbortController()
   controller.abort(new Error('Cancelled.'))
   await t.rejects(async () => csvProfile.process(valid, context(dir, file, Buffer.byteLength(text), controller.signal)), /Cancelled/)
+  const midway = new AbortController()
+  const seen: number[] = []
+  const cancelling = { ...context(dir, file, Buffer.byteLength(text), midway.signal), progress: (p: number) => { seen.push(p); midway.abort(new Error('Cancelled midway.')) } }
+  await t.rejects(async () => csvProfile.process(valid, cancelling), /Cancelled midway/, 'a cancel during the stream stops it')
+  t.ok(seen.length >= 1 && seen.at(-1)! < 100, 'before the end of the file')
 })
 
 t.test('text-stats counts words, sentences, lines and paragraphs', async (t) => {
@@ -95,4 +124,25 @@ t.test('extra feature files can be registered by path, next to the built-in ones
   t.ok(urls.some((u) => u.endsWith('/test/jobs/fixtures/test-features.ts')))
   await loadFeatures(urls)
   t.equal(getFeature('test-limited')?.timeLimitSeconds, 1)
+})
+
+t.test('a malformed CSV fails its job with the parser\'s line, at once and without a retry', async (t) => {
+  const built = await buildJobs(t, { engine: true })
+  const c = await client(built)
+  const csv = 'id,text\n1,fine\n2,"never closed\n' + 'x,'.repeat(MAX_RECORD_CHARS)
+  const body = multipart({}, { name: 'broken.csv', content: csv, type: 'text/csv' })
+  const created = await c.call('POST', '/api/v1/csv-profile/create/', body.payload, body.headers)
+  t.equal(created.statusCode, 202)
+  const done = await c.settle('csv-profile', created.data.id)
+  t.match(done, { status: 'failed', attempts: 1, error_message: /^The CSV file is malformed: the record starting on line 3 is still not finished on line \d+ .*never closed\.$/ })
+})
+
+t.test('a result declaration is checked when the feature is defined', async (t) => {
+  const { defineFeature } = await import('../../worker/features/api.ts')
+  const { Type } = await import('@sinclair/typebox')
+  const base = { name: 'x', title: 'X', description: '', input: Type.Object({}), validate: () => null, process: () => null, save: () => ({ data: {} }) }
+  t.throws(() => defineFeature({ ...base, result: { view: [{ type: 'json' }], downloads: ['json', 'csv'] } }), /feature x: result.downloads: 'csv' needs toCsv\(\)/)
+  t.throws(() => defineFeature({ ...base, result: { view: [{ type: 'json' }], downloads: ['csv'] }, toCsv: () => '' }), /'json' is always offered/)
+  t.throws(() => defineFeature({ ...base, result: { view: [{ type: 'chart' } as never], downloads: ['json'] } }), /feature x: result.view.0: /)
+  t.ok(defineFeature({ ...base, result: { view: [{ type: 'json', path: 'rows' }], downloads: ['json'] } }), 'a valid one passes')
 })

@@ -5,6 +5,7 @@
 import type { Static, TObject } from '@sinclair/typebox'
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/types.ts'
+import { resultProblem, type ResultDeclaration } from './result-view.ts'
 
 // What `system` features may do with request files (e.g. the retention purge).
 export { removeRequestFiles } from '../requests/media.ts'
@@ -90,14 +91,20 @@ export interface Feature<Input = any, Valid = any, Output = any> {
   save(output: Output, ctx: JobContext): Promise<SaveResult> | SaveResult
   /** 4. Always runs, whatever happened before: remove what the feature created outside workDir. */
   cleanup?(ctx: JobContext): Promise<void> | void
-  /** The result document as CSV, for `download-results/?format=csv`. */
+  /** The result document as CSV, for `download-results/?format=csv` (declare 'csv' in `result.downloads`). */
   toCsv?(data: any): string
+  /** How the web client shows the result document, and its downloads. Default: JSON (see resultOf). */
+  result?: ResultDeclaration
 }
+
+export { resultOf, resultProblem, type DownloadFormat, type ResultBlock, type ResultDeclaration, type ValueSpec } from './result-view.ts'
 
 /** Declares a feature with its input type inferred from the TypeBox schema. */
 export function defineFeature<S extends TObject, Valid, Output>(
   feature: Omit<Feature<Static<S>, Valid, Output>, 'input'> & { input: S },
 ): Feature<Static<S>, Valid, Output> {
+  const problem = resultProblem(feature)
+  if (problem) throw new Error(`feature ${feature.name}: ${problem}`)
   return feature
 }
 

@@ -1,13 +1,19 @@
 // csv-profile: an uploaded CSV → a profile of every column (inferred type, nulls, distinct estimate,
-// min/max/mean/stddev, top values) and a downloadable report. Streams the file: memory stays flat
-// whatever its size, progress follows the bytes read, and a cancel stops it between chunks.
+// min/max/mean/stddev, top values) and a downloadable report. Streams the file through csv-parse:
+// memory stays flat whatever its size, progress follows the bytes read, a cancel stops the stream,
+// and a malformed file (a quote never closed) fails with its line instead of growing a field forever.
+//
+// The distinct estimate (lib/hyperloglog.ts, ~50 lines) and the top values (Misra–Gries, below) stay
+// our own: the maintained package with both, bloom-filters, brings eight runtime dependencies
+// (lodash, long, xxhashjs, seedrandom, reflect-metadata…) into every worker thread, and its Top-K has
+// no "these counts are exact" flag, which the report shows. Both are tested against their error bounds.
 import { createReadStream } from 'node:fs'
 import { open, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { StringDecoder } from 'node:string_decoder'
+import { pipeline } from 'node:stream/promises'
 import { Type } from '@sinclair/typebox'
+import { CsvError, parse } from 'csv-parse'
 import { defineFeature, JobError } from './api.ts'
-import { CsvParser } from './lib/csv-parser.ts'
 import { HyperLogLog } from './lib/hyperloglog.ts'
 
 const NULLS = new Set(['', 'na', 'n/a', 'null', 'none', 'nan', '-'])
@@ -17,6 +23,11 @@ const BOOLEAN = /^(?:true|false)$/i
 const DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/
 const EXACT_DISTINCT = 10_000 // exact counts up to here, then the HyperLogLog estimate
 const TOP_CAPACITY = 1_000 // Misra–Gries counters for the top values
+/**
+ * The longest record csv-parse will hold (characters). Real rows are far shorter; a stray opening
+ * quote makes the rest of the file one field, and this cap turns that into an error, not a heap.
+ */
+export const MAX_RECORD_CHARS = 1 << 20
 
 /** One column's running profile; every update is O(1) amortised. */
 class ColumnProfile {
@@ -147,6 +158,19 @@ async function sniffDelimiter(file: string): Promise<string> {
   }
 }
 
+/** csv-parse's error, told in the user's terms, with the line the bad record starts on. */
+function malformed(err: CsvError, startLine: number): JobError {
+  const line = (err as CsvError & { lines?: number }).lines
+  switch (err.code) {
+    case 'CSV_MAX_RECORD_SIZE':
+      return new JobError(`The CSV file is malformed: the record starting on line ${startLine} is still not finished on line ${line} (over ${MAX_RECORD_CHARS.toLocaleString('en')} characters). A quote is probably opened and never closed.`, 'CSV_MALFORMED')
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return new JobError(`The CSV file is malformed: a quote opened in the record starting on line ${startLine} is never closed.`, 'CSV_MALFORMED')
+    default:
+      return new JobError(`The CSV file is malformed on line ${line ?? startLine}: ${err.message}`, 'CSV_MALFORMED')
+  }
+}
+
 export default defineFeature({
   name: 'csv-profile',
   title: 'CSV profile',
@@ -179,30 +203,49 @@ export default defineFeature({
   },
 
   async process(v, ctx) {
+    ctx.signal.throwIfAborted()
     let columns: ColumnProfile[] | null = null
     let rows = 0
-    let widest = 0
-    const parser = new CsvParser(v.delimiter, (fields) => {
-      if (!columns) {
-        columns = fields.map((f, i) => new ColumnProfile(v.hasHeader ? f.trim() || `column_${i + 1}` : `column_${i + 1}`))
-        if (v.hasHeader) return
-      }
-      rows++
-      widest = Math.max(widest, fields.length)
-      // Extra fields in a ragged row get columns of their own; missing ones count as nulls.
-      while (columns.length < fields.length) columns.push(new ColumnProfile(`column_${columns.length + 1}`))
-      for (let i = 0; i < columns.length; i++) columns[i]!.add(fields[i] ?? '')
+    // The line on which the last complete record ended: the next record, if malformed, starts after it.
+    let lastLine = 0
+    const parser = parse({
+      delimiter: v.delimiter,
+      bom: true, // a UTF-8 BOM (Excel's exports) is not part of the first column's name
+      relax_column_count: true, // ragged rows are profiled, not refused
+      relax_quotes: true, // a quote inside an unquoted field (5'11") is data
+      skip_empty_lines: true,
+      max_record_size: MAX_RECORD_CHARS,
+      on_record: (record: string[], info) => {
+        lastLine = info.lines
+        return record
+      },
     })
-    const decoder = new StringDecoder('utf8')
     let read = 0
-    for await (const chunk of createReadStream(v.file.path, { highWaterMark: 1 << 20 })) {
-      ctx.signal.throwIfAborted()
-      read += (chunk as Buffer).length
-      parser.push(decoder.write(chunk as Buffer))
-      ctx.progress((read / v.file.size) * 100)
+    try {
+      // File → byte counter (progress) → csv-parse → profiles. The signal destroys every stage.
+      await pipeline(createReadStream(v.file.path, { highWaterMark: 1 << 20 }), async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          read += chunk.length
+          ctx.progress((read / v.file.size) * 100)
+          yield chunk
+        }
+      }, parser, async (records: AsyncIterable<string[]>) => {
+        for await (const fields of records) {
+          if (!columns) {
+            columns = fields.map((f, i) => new ColumnProfile(v.hasHeader ? f.trim() || `column_${i + 1}` : `column_${i + 1}`))
+            if (v.hasHeader) continue
+          }
+          rows++
+          // Extra fields in a ragged row get columns of their own; missing ones count as nulls.
+          while (columns.length < fields.length) columns.push(new ColumnProfile(`column_${columns.length + 1}`))
+          for (let i = 0; i < columns.length; i++) columns[i]!.add(fields[i] ?? '')
+        }
+      }, { signal: ctx.signal })
+    } catch (err) {
+      if (ctx.signal.aborted) throw ctx.signal.reason
+      if (err instanceof CsvError) throw malformed(err, lastLine + 1)
+      throw err
     }
-    parser.push(decoder.end())
-    parser.end()
     if (!columns) throw new JobError('The CSV file has no rows.')
     return { rows, columns: (columns as ColumnProfile[]).map((c) => c.summary(v.topN)), v }
   },
@@ -214,6 +257,38 @@ export default defineFeature({
     return {
       data: { file: v.file.name, bytes: v.file.size, delimiter: v.delimiter, has_header: v.hasHeader, rows, column_count: columns.length, columns, report },
     }
+  },
+
+  result: {
+    view: [
+      {
+        type: 'summary',
+        items: [
+          { label: 'Rows', path: 'rows', format: 'number' },
+          { label: 'Columns', path: 'column_count', format: 'number' },
+          { label: 'File size', path: 'bytes', format: 'bytes' },
+          { label: 'Delimiter', path: 'delimiter', format: 'text', names: { '\t': 'Tab' } },
+        ],
+      },
+      {
+        type: 'table',
+        title: 'Columns',
+        rows: 'columns',
+        columns: [
+          { label: 'Column', path: 'name', header: true },
+          { label: 'Type', path: 'type', format: 'badge' },
+          { label: 'Values', path: 'count', format: 'number' },
+          { label: 'Nulls', path: 'nulls', format: 'number' },
+          { label: 'Distinct', path: 'distinct', format: 'number', exact: 'distinct_exact' },
+          { label: 'Min', path: 'min', numeric: true },
+          { label: 'Max', path: 'max', numeric: true },
+          { label: 'Mean', path: 'mean', numeric: true },
+          { label: 'Std dev', path: 'stddev', numeric: true },
+          { label: 'Top values', path: 'top_values', format: 'pairs', pair: ['value', 'count'] },
+        ],
+      },
+    ],
+    downloads: ['json', 'csv'],
   },
 
   toCsv: (data: { columns: Profile[] }) => reportCsv(data.columns),

@@ -1,7 +1,7 @@
 // Loads feature files (the built-in list plus any configured extras) and checks each definition.
 // Process-wide: every thread and the main thread hold their own copy, loaded from the same URLs.
 import { pathToFileURL } from 'node:url'
-import type { Feature } from './api.ts'
+import { resultProblem, type Feature } from './api.ts'
 import { featureModules as builtIn } from './index.ts'
 
 const NAME = /^[a-z][a-z0-9-]{0,62}$/
@@ -20,6 +20,8 @@ function check(feature: Feature, href: string): void {
     if (typeof feature[fn] !== 'function') throw new Error(`${where}: ${fn}() is missing`)
   }
   if (feature.input?.type !== 'object') throw new Error(`${where}: input must be a TypeBox object schema`)
+  const problem = resultProblem(feature) // defineFeature checks too; a plain object skips it
+  if (problem) throw new Error(`${where}: ${problem}`)
   const seen = features.get(feature.name)
   if (seen && seen.href !== href) throw new Error(`${where}: "${feature.name}" is already registered by ${seen.href}`)
 }

@@ -119,6 +119,39 @@ export default defineFeature({
     }
   },
 
+  result: {
+    view: [
+      {
+        type: 'summary',
+        items: [
+          { label: 'Words', path: 'words', format: 'number' },
+          { label: 'Unique words', path: 'unique_words', format: 'number' },
+          { label: 'Characters', path: 'characters', format: 'number' },
+          { label: 'Without spaces', path: 'characters_no_spaces', format: 'number' },
+          { label: 'Sentences', path: 'sentences', format: 'number' },
+          { label: 'Paragraphs', path: 'paragraphs', format: 'number' },
+          { label: 'Lines', path: 'lines', format: 'number' },
+          { label: 'Avg. word length', path: 'average_word_length', format: 'number' },
+          { label: 'Reading time', path: 'reading_time_seconds', format: 'seconds' },
+        ],
+      },
+      {
+        type: 'table',
+        title: 'Top words',
+        rows: 'top_words',
+        empty: 'The text has no words.',
+        columns: [
+          { label: '#', format: 'rank' },
+          { label: 'Word', path: 'word' },
+          { label: 'Count', path: 'count', format: 'number' },
+          { label: 'Share', path: 'count', format: 'share', of: 'words' },
+          { label: 'Frequency bar', path: 'count', format: 'bar' },
+        ],
+      },
+    ],
+    downloads: ['json', 'csv'],
+  },
+
   toCsv(data: Record<string, unknown> & { top_words: { word: string; count: number }[] }) {
     const rows = Object.entries(data).filter(([k]) => k !== 'top_words').map(([k, v]) => `${k},${v}`)
     const words = data.top_words.map((w) => `top_word:${w.word.replace(/[",\n]/g, ' ')},${w.count}`)

@@ -1,9 +1,12 @@
-// Processing requests (/api/v1/<feature>/… and /api/v1/jobs/list/). The status and page shapes are
-// the server's TypeBox schemas, imported as types only.
+// Processing requests (/api/v1/<feature>/… and /api/v1/jobs/list/). The status, page and feature
+// shapes are the server's TypeBox schemas, imported as types only.
 import type { RequestStatusBody, Results, OutputFile as OutputFileBody } from '../../../server/schemas/requests.ts'
 import type { Page } from '../../../server/schemas/pagination.ts'
-import type { JsonSchema } from '../lib/schema-fields.ts'
+import type { FeatureInfo } from '../../../server/schemas/features.ts'
+import type { DownloadFormat } from '../lib/result-view.ts'
 import { apiUrl, getJson, postJson, request } from './http.ts'
+
+export type { FeatureInfo }
 
 export type JobStatus = RequestStatusBody
 export type Status = JobStatus['status']
@@ -12,15 +15,6 @@ export type JobPage = Page<JobStatus>
 // Runtime values cannot come from the server module (it would pull its code into the bundle).
 export const STATUSES: readonly Status[] = ['pending', 'processing', 'completed', 'failed', 'cancelled']
 export const isTerminal = (status: Status): boolean => status === 'completed' || status === 'failed' || status === 'cancelled'
-
-// Defined here: the server declares this shape inside its route plugin, which the client cannot import.
-export interface FeatureInfo {
-  name: string
-  title: string
-  description: string
-  input_schema: JsonSchema
-  accepts_file: boolean
-}
 
 export type OutputFile = OutputFileBody
 export type JobResults = Omit<Results, 'status'> & { status: Status }
@@ -59,5 +53,5 @@ export const cancelJob = (feature: string, id: string) => postJson<JobStatus>(`$
 export const deleteJob = (feature: string, id: string) => request<void>('DELETE', `${base(feature)}delete/${id}/`)
 
 export const eventsUrl = (feature: string, id: string) => apiUrl(`${base(feature)}events/${id}/`)
-export const downloadResultsUrl = (feature: string, id: string, format: 'json' | 'csv') =>
+export const downloadResultsUrl = (feature: string, id: string, format: DownloadFormat) =>
   apiUrl(`${base(feature)}download-results/${id}/?format=${format}`)

@@ -18,6 +18,7 @@ export function useFeatures() {
       loading = null
     },
   )
-  const titleOf = (name: string) => features.value?.find((f) => f.name === name)?.title ?? name
-  return { features, error, titleOf }
+  const featureOf = (name: string) => features.value?.find((f) => f.name === name)
+  const titleOf = (name: string) => featureOf(name)?.title ?? name
+  return { features, error, featureOf, titleOf }
 }

@@ -1,11 +1,11 @@
-// Downloads as attachments: the result document (JSON, or CSV where the feature supports it) and each
+// Downloads as attachments: the result document (JSON, or CSV where the feature declares it) and each
 // output file. A file is served only if the request's results list it AND its path stays inside the
 // request's output folder: no name a client sends can reach anything else.
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { findResult, findStatus, insideDir, outputDir, type Feature } from '../../../worker/index.ts'
+import { findResult, findStatus, insideDir, outputDir, resultOf, type Feature } from '../../../worker/index.ts'
 import { conflict, notFound, validationFailed } from '../../http/errors.ts'
 import { ConflictErrorSchema } from '../../schemas/errors.ts'
 import { IdParams } from '../../schemas/requests.ts'
@@ -43,7 +43,7 @@ const downloadRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (a
     },
   }, async (request, reply) => {
     const format = request.query.format ?? 'json'
-    const formats = feature.toCsv ? ['json', 'csv'] : ['json']
+    const formats: string[] = resultOf(feature).downloads
     if (!formats.includes(format)) throw validationFailed({ format: [`"${format}" is not a valid choice.`] })
     const result = await completedResult(request.params.id, request.user!.id)
     const base = `${feature.name}-${request.params.id}`
