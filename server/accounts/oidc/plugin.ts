@@ -1,0 +1,221 @@
+// Social login with OpenID Connect (allauth's /accounts/<provider>/ place): the providers list, the
+// authorization code flow with PKCE (login/ → provider → callback/), and the caller's linked accounts.
+// The callback signs the user in with the same revocable session and cookie as login/.
+import fp from 'fastify-plugin'
+import * as oidc from 'openid-client'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { notFound, validationFailed } from '../../http/errors.ts'
+import { hasUsablePassword } from '../passwords.ts'
+import { AUTH, startSession } from '../routes/common.ts'
+import { AUTHENTICATED, errors } from '../routes/schemas.ts'
+import { findUserById } from '../users.ts'
+import { clearFlowCookie, readFlowCookie, setFlowCookie } from './flow-cookie.ts'
+import { OidcProviders, describeError, isNetworkError, type OidcProvider } from './providers.ts'
+import { LoginQuery, ProviderId, ProviderListSchema, SocialAccountListSchema, UnlinkBody } from './schemas.ts'
+import { deleteSocialAccount, listSocialAccounts, resolveUser, type Identity, type RefusalCode } from './social-accounts.ts'
+
+/** The `error` codes the SPA's sign-in page explains. */
+export type SignInError = RefusalCode | 'unknown_provider' | 'provider_unavailable' | 'cancelled' | 'provider_error'
+  | 'invalid_state' | 'invalid_token' | 'server_error'
+
+const SCOPE = 'openid email profile'
+export const UNLINK_REFUSED = 'This is your only way to sign in: set a password (Forgot your password?) before you unlink it.'
+
+/** A path inside the app for `next` (same-origin only), else "/". */
+export function safeNext(next: unknown): string {
+  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || /[\\\u0000-\u001f]/.test(next)) return '/'
+  const base = 'http://next.invalid'
+  const url = URL.parse(next, base)
+  return url && url.origin === base ? `${url.pathname}${url.search}${url.hash}` : '/'
+}
+
+/**
+ * Where the browser reaches the app: FRONTEND_URL behind a proxy; else the configured HOST and the
+ * port actually listened on. Never the request's Host header, which a client chooses.
+ */
+export function appOrigin(app: FastifyInstance): string {
+  const { config } = app
+  if (config.frontendUrl) return config.frontendUrl.replace(/\/+$/, '')
+  const address = app.server.address()
+  const port = address && typeof address === 'object' && address.port ? address.port : config.port
+  let host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host
+  if (host.includes(':')) host = `[${host}]`
+  return `http://${host}:${port}`
+}
+
+/** The app's sign-in error code for a failed code exchange or token check. */
+function classify(err: unknown): SignInError {
+  if (err instanceof oidc.AuthorizationResponseError) return err.error === 'access_denied' ? 'cancelled' : 'provider_error'
+  if (isNetworkError(err)) return 'provider_unavailable'
+  if (/"state"/.test(describeError(err))) return 'invalid_state'
+  return 'invalid_token'
+}
+
+/** The claims of the checked ID token, completed from UserInfo (many providers put e-mail only there). */
+async function identityOf(config: oidc.Configuration, provider: string, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): Promise<Identity> {
+  const claims: Record<string, unknown> = { ...tokens.claims() }
+  if (claims.email === undefined && config.serverMetadata().userinfo_endpoint) {
+    Object.assign(claims, { ...(await oidc.fetchUserInfo(config, tokens.access_token, String(claims.sub))), sub: claims.sub })
+  }
+  const email = typeof claims.email === 'string' && claims.email.includes('@') ? claims.email : null
+  const name = typeof claims.name === 'string' ? claims.name : ''
+  // Some providers send the flag as the string "true"; anything else is "not verified".
+  const emailVerified = claims.email_verified === true || claims.email_verified === 'true'
+  return { provider, subject: String(claims.sub), email, emailVerified, name }
+}
+
+const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config, db } = app
+  const providers = new OidcProviders(config.oidcProviders, app.log)
+  app.addHook('onReady', async () => providers.discoverAll())
+  app.addHook('onClose', async () => providers.settle())
+
+  const loginPath = (id: string) => `${AUTH}/oidc/${id}/login/`
+  const callbackUrl = (id: string) => `${appOrigin(app)}${AUTH}/oidc/${id}/callback/`
+  /** A path of the SPA: relative when the app serves it, under FRONTEND_URL otherwise. */
+  const spaUrl = (path: string) => `${config.frontendUrl ? config.frontendUrl.replace(/\/+$/, '') : ''}${path}`
+  const ProviderParams = Type.Object({ provider: Type.String({ maxLength: 64 }) })
+
+  app.get(`${AUTH}/providers/`, {
+    schema: {
+      tags: ['auth'],
+      summary: 'The configured social login providers (empty when none is configured)',
+      response: { 200: ProviderListSchema },
+    },
+  }, async () => providers.list().map((p) => ({ id: p.id, name: p.name, login_url: loginPath(p.id) })))
+
+  app.get(`${AUTH}/oidc/:provider/login/`, {
+    schema: {
+      tags: ['auth'],
+      summary: 'Start signing in with a provider: 302 to its authorization endpoint',
+      description: 'Authorization code flow with PKCE; state and nonce are bound to this browser by a short-lived HttpOnly cookie. `next`: the path to land on afterwards (same-origin paths only). Unknown provider: 404. A provider that cannot be reached: 302 to /sign-in?error=provider_unavailable.',
+      params: ProviderParams,
+      querystring: LoginQuery,
+      response: { ...errors(404) },
+    },
+  }, async (request, reply) => {
+    const provider = providers.get(request.params.provider)
+    if (!provider) throw notFound()
+    reply.header('cache-control', 'no-store')
+    let configuration: oidc.Configuration
+    try {
+      configuration = await provider.configuration()
+    } catch {
+      return reply.redirect(spaUrl('/sign-in?error=provider_unavailable'), 302) // logged by configuration()
+    }
+    const verifier = oidc.randomPKCECodeVerifier()
+    const flow = { provider: provider.id, state: oidc.randomState(), nonce: oidc.randomNonce(), verifier, next: safeNext(request.query.next) }
+    const url = oidc.buildAuthorizationUrl(configuration, {
+      redirect_uri: callbackUrl(provider.id),
+      scope: SCOPE,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: flow.state,
+      nonce: flow.nonce,
+    })
+    setFlowCookie(reply, config, flow)
+    return reply.redirect(url.href, 302)
+  })
+
+  app.get(`${AUTH}/oidc/:provider/callback/`, {
+    schema: {
+      tags: ['auth'],
+      summary: 'Where the provider sends the browser back: signs in and 302s to `next`',
+      description: 'Exchanges the code (with the PKCE verifier) and checks state, nonce, issuer, audience, expiry and the ID token’s signature (the provider’s JWKS). Success: the same session and cookie as login/, then 302 to `next`. Any failure: 302 to /sign-in?error=<code>, nothing created.',
+      params: ProviderParams,
+    },
+  }, async (request, reply) => {
+    reply.header('cache-control', 'no-store')
+    const flow = readFlowCookie(request, config)
+    clearFlowCookie(reply, config) // one attempt per cookie, whatever happens
+    const provider: OidcProvider | undefined = providers.get(request.params.provider)
+    const fail = (code: SignInError, reason?: string) => {
+      request.log.warn({ provider: request.params.provider, code, reason }, `social login refused: ${code}${reason ? ` (${reason})` : ''}`)
+      return reply.redirect(spaUrl(`/sign-in?error=${code}`), 302)
+    }
+    if (!provider) return fail('unknown_provider')
+    if (!flow || flow.provider !== provider.id) return fail('invalid_state', 'no sign-in with this provider was started in this browser')
+    let configuration: oidc.Configuration
+    try {
+      configuration = await provider.configuration()
+    } catch (err) {
+      return fail('provider_unavailable', describeError(err))
+    }
+
+    const queryAt = request.url.indexOf('?')
+    const current = new URL(callbackUrl(provider.id) + (queryAt < 0 ? '' : request.url.slice(queryAt)))
+    let identity: Identity
+    try {
+      const tokens = await oidc.authorizationCodeGrant(configuration, current, {
+        pkceCodeVerifier: flow.verifier, expectedState: flow.state, expectedNonce: flow.nonce, idTokenExpected: true,
+      })
+      identity = await identityOf(configuration, provider.id, tokens)
+    } catch (err) {
+      return fail(classify(err), describeError(err))
+    }
+
+    let outcome: Awaited<ReturnType<typeof resolveUser>>
+    try {
+      outcome = await db.transaction().execute((trx) => resolveUser(trx, identity, config))
+    } catch (err) {
+      request.log.error({ err, provider: provider.id }, 'social login failed')
+      return fail('server_error')
+    }
+    if (!outcome.ok) return fail(outcome.code)
+    if (outcome.revokedSessions) app.sessionCache.forget({ users: [outcome.userId] })
+    await startSession(app, request, reply, outcome.userId)
+    request.log.info({ provider: provider.id, user: outcome.userId, created: outcome.created, linked: outcome.linked }, 'social login')
+    return reply.redirect(spaUrl(safeNext(flow.next)), 302)
+  })
+
+  const accountsOf = async (userId: number) => (await listSocialAccounts(db, userId)).map((a) => ({
+    id: a.id,
+    provider: a.provider,
+    name: providers.get(a.provider)?.name ?? a.provider,
+    uid: a.subject,
+    email: a.email,
+    date_joined: a.date_joined.toISOString(),
+    last_login: a.last_login?.toISOString() ?? null,
+  }))
+
+  app.get(`${AUTH}/social-accounts/`, {
+    onRequest: app.authenticate,
+    schema: {
+      tags: ['auth'], security: AUTHENTICATED,
+      summary: 'The providers linked to the signed-in user',
+      response: { 200: SocialAccountListSchema, ...errors(401) },
+    },
+  }, async (request) => accountsOf(request.user!.id))
+
+  /** Unlinks, unless it would leave the user no way to sign in (no usable password, no other provider). */
+  async function unlink(userId: number, provider: string): Promise<void> {
+    const [user, linked] = await Promise.all([findUserById(db, userId), listSocialAccounts(db, userId)])
+    if (!user || !linked.some((a) => a.provider === provider)) throw notFound()
+    const otherWays = linked.filter((a) => a.provider !== provider && providers.get(a.provider)).length
+    if (!hasUsablePassword(user.password) && otherWays === 0) throw validationFailed({ non_field_errors: [UNLINK_REFUSED] })
+    await deleteSocialAccount(db, userId, provider)
+  }
+
+  const unlinkSchema = {
+    tags: ['auth'], security: AUTHENTICATED,
+    response: { 204: Type.Null(), ...errors(400, 401, 403, 404) },
+  }
+  app.delete(`${AUTH}/social-accounts/:provider/`, {
+    onRequest: app.authenticate,
+    schema: { ...unlinkSchema, summary: 'Unlink a provider (400 when it is the only way left to sign in)', params: Type.Object({ provider: ProviderId }) },
+  }, async (request, reply) => {
+    await unlink(request.user!.id, request.params.provider)
+    return reply.code(204).send(null)
+  })
+  app.delete(`${AUTH}/social-accounts/`, {
+    onRequest: app.authenticate,
+    schema: { ...unlinkSchema, summary: 'Unlink the provider named in the body: {"provider": "<id>"}', body: UnlinkBody },
+  }, async (request, reply) => {
+    await unlink(request.user!.id, request.body.provider)
+    return reply.code(204).send(null)
+  })
+}
+
+export default fp(oidcRoutes, { name: 'accounts-oidc', dependencies: ['accounts-auth'] })

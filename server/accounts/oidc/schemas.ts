@@ -1,0 +1,27 @@
+// Shapes of the social login API: the providers list and the caller's linked accounts.
+import { Type, type Static } from '@sinclair/typebox'
+
+export const ProviderId = Type.String({ pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', maxLength: 64 })
+
+export const ProviderSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String({ description: 'What a button says: "Continue with <name>"' }),
+  login_url: Type.String({ description: 'Send the browser here (a top-level navigation), optionally with ?next=/path' }),
+})
+export type Provider = Static<typeof ProviderSchema>
+export const ProviderListSchema = Type.Array(ProviderSchema)
+
+export const SocialAccountSchema = Type.Object({
+  id: Type.Integer(),
+  provider: Type.String({ description: 'The provider id, as in OIDC_PROVIDERS' }),
+  name: Type.String({ description: 'The provider’s display name (the id when it is no longer configured)' }),
+  uid: Type.String({ description: 'The subject (`sub`) at the provider' }),
+  email: Type.Union([Type.String(), Type.Null()], { description: 'The e-mail the provider gave at the last sign-in' }),
+  date_joined: Type.String({ format: 'date-time', description: 'When it was linked' }),
+  last_login: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+})
+export type SocialAccountResponse = Static<typeof SocialAccountSchema>
+export const SocialAccountListSchema = Type.Array(SocialAccountSchema)
+
+export const LoginQuery = Type.Object({ next: Type.Optional(Type.String({ maxLength: 2000 })) })
+export const UnlinkBody = Type.Object({ provider: ProviderId })
