@@ -230,7 +230,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
     problems.push(`${e.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'}: required when ${e.ADMIN_EMAIL ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'} is set`)
   }
   const oidcProviders = readOidcProviders(e.OIDC_PROVIDERS, rawEnv, production, problems)
-  if (production && oidcProviders.length > 0 && !e.FRONTEND_URL) {
+  if (production && (e.OIDC_PROVIDERS ?? '').trim() !== '' && !e.FRONTEND_URL) {
     problems.push('FRONTEND_URL: required in production when OIDC_PROVIDERS is set (the callback URL registered at each provider is built from it)')
   }
   if (problems.length > 0) throw new ConfigError(problems)

@@ -87,6 +87,7 @@ export function describeError(err: unknown): string {
   for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) {
     const code = (e as { code?: unknown }).code
     parts.push(typeof code === 'string' ? `${e.message} [${code}]` : e.message)
+    if (e.cause instanceof Response) parts.push(`HTTP ${e.cause.status}`) // an answer that was not the expected one
   }
   return parts.join(': ') || String(err)
 }
