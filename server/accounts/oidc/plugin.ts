@@ -13,12 +13,9 @@ import { AUTHENTICATED, errors } from '../routes/schemas.ts'
 import { findUserById } from '../users.ts'
 import { clearFlowCookie, readFlowCookie, setFlowCookie } from './flow-cookie.ts'
 import { OidcProviders, describeError, isNetworkError, type OidcProvider } from './providers.ts'
-import { LoginQuery, ProviderId, ProviderListSchema, SocialAccountListSchema, UnlinkBody } from './schemas.ts'
-import { deleteSocialAccount, listSocialAccounts, resolveUser, type Identity, type RefusalCode } from './social-accounts.ts'
+import { LoginQuery, ProviderId, ProviderListSchema, SocialAccountListSchema, UnlinkBody, type SignInError } from './schemas.ts'
+import { deleteSocialAccount, listSocialAccounts, resolveUser, type Identity } from './social-accounts.ts'
 
-/** The `error` codes the SPA's sign-in page explains. */
-export type SignInError = RefusalCode | 'unknown_provider' | 'provider_unavailable' | 'cancelled' | 'provider_error'
-  | 'invalid_state' | 'invalid_token' | 'server_error'
 
 const SCOPE = 'openid email profile'
 export const UNLINK_REFUSED = 'This is your only way to sign in: set a password (Forgot your password?) before you unlink it.'

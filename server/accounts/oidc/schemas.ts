@@ -25,3 +25,7 @@ export const SocialAccountListSchema = Type.Array(SocialAccountSchema)
 
 export const LoginQuery = Type.Object({ next: Type.Optional(Type.String({ maxLength: 2000 })) })
 export const UnlinkBody = Type.Object({ provider: ProviderId })
+
+/** The `error` codes of /sign-in?error=<code> after a failed social sign-in (the SPA explains each). */
+export type SignInError = 'unknown_provider' | 'provider_unavailable' | 'cancelled' | 'provider_error' | 'invalid_state'
+  | 'invalid_token' | 'unverified_email' | 'email_missing' | 'registration_closed' | 'inactive' | 'already_linked' | 'server_error'

@@ -7,6 +7,7 @@ import type { Config } from '../../config.ts'
 import { makeUnusablePassword } from '../passwords.ts'
 import { revokeUserSessions } from '../sessions.ts'
 import { createUser, findUserByEmail } from '../users.ts'
+import type { SignInError } from './schemas.ts'
 
 /** Who the provider says signed in (from the checked ID token, completed by UserInfo). */
 export interface Identity {
@@ -17,8 +18,8 @@ export interface Identity {
   name: string
 }
 
-/** Why a sign-in was refused: the `error` of the SPA's /sign-in?error=<code>. */
-export type RefusalCode = 'unverified_email' | 'email_missing' | 'registration_closed' | 'inactive' | 'already_linked'
+/** Why the account rules refused a sign-in: the `error` of the SPA's /sign-in?error=<code>. */
+export type RefusalCode = Extract<SignInError, 'unverified_email' | 'email_missing' | 'registration_closed' | 'inactive' | 'already_linked'>
 
 export type Resolution =
   | { ok: true; userId: number; created: boolean; linked: boolean; revokedSessions: boolean }
