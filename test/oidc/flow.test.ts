@@ -273,6 +273,13 @@ t.test('a user with a password may unlink, by path or by body', async (t) => {
   const byBody = await api(app, { method: 'DELETE', url: `${AUTH}/social-accounts/`, headers, payload: { provider: 'test' } })
   t.equal(byBody.statusCode, 204)
   t.same(await db.selectFrom('social_accounts').select('id').where('user_id', '=', user.id).execute(), [])
+
+  await signInWith(app, 'test', 'has-password@example.com')
+  const byQuery = await api(app, { method: 'DELETE', url: `${AUTH}/social-accounts/?provider=test`, headers })
+  t.equal(byQuery.statusCode, 204, 'or by query, for clients that drop DELETE bodies')
+  const unnamed = await api(app, { method: 'DELETE', url: `${AUTH}/social-accounts/`, headers })
+  t.equal(unnamed.statusCode, 400)
+  t.same(unnamed.data, { provider: ['This field is required.'] }, 'which provider is required')
 })
 
 t.test('social accounts need a signed-in user, and cookie unlinks need the CSRF header', async (t) => {

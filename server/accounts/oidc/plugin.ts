@@ -13,7 +13,7 @@ import { AUTHENTICATED, errors } from '../routes/schemas.ts'
 import { findUserById } from '../users.ts'
 import { clearFlowCookie, readFlowCookie, setFlowCookie } from './flow-cookie.ts'
 import { OidcProviders, describeError, isNetworkError, type OidcProvider } from './providers.ts'
-import { LoginQuery, ProviderId, ProviderListSchema, SocialAccountListSchema, UnlinkBody, type SignInError } from './schemas.ts'
+import { LoginQuery, ProviderId, ProviderListSchema, SocialAccountListSchema, UnlinkSelector, type SignInError } from './schemas.ts'
 import { deleteSocialAccount, listSocialAccounts, resolveUser, type Identity } from './social-accounts.ts'
 
 
@@ -155,7 +155,12 @@ const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
     let outcome: Awaited<ReturnType<typeof resolveUser>>
     try {
-      outcome = await db.transaction().execute((trx) => resolveUser(trx, identity, config))
+      const attempt = () => db.transaction().execute((trx) => resolveUser(trx, identity, config))
+      // Two first sign-ins of one identity at once: the loser's unique violation, then it finds the winner's rows.
+      outcome = await attempt().catch((err: { code?: string }) => {
+        if (err.code === '23505') return attempt()
+        throw err
+      })
     } catch (err) {
       request.log.error({ err, provider: provider.id }, 'social login failed')
       return fail('server_error')
@@ -206,11 +211,21 @@ const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
     await unlink(request.user!.id, request.params.provider)
     return reply.code(204).send(null)
   })
+  // The plain path takes the provider from a JSON body {"provider": "<id>"}, or ?provider=<id> for
+  // clients (and proxies) that drop bodies on DELETE.
   app.delete(`${AUTH}/social-accounts/`, {
     onRequest: app.authenticate,
-    schema: { ...unlinkSchema, summary: 'Unlink the provider named in the body: {"provider": "<id>"}', body: UnlinkBody },
+    preValidation: async (request) => { request.body ??= {} }, // no body: the query names the provider
+    schema: {
+      ...unlinkSchema,
+      summary: 'Unlink the provider named by {"provider": "<id>"} (or ?provider=<id>)',
+      querystring: UnlinkSelector,
+      body: UnlinkSelector,
+    },
   }, async (request, reply) => {
-    await unlink(request.user!.id, request.body.provider)
+    const provider = request.body?.provider ?? request.query.provider
+    if (provider === undefined) throw validationFailed({ provider: ['This field is required.'] })
+    await unlink(request.user!.id, provider)
     return reply.code(204).send(null)
   })
 }

@@ -24,7 +24,8 @@ export type SocialAccountResponse = Static<typeof SocialAccountSchema>
 export const SocialAccountListSchema = Type.Array(SocialAccountSchema)
 
 export const LoginQuery = Type.Object({ next: Type.Optional(Type.String({ maxLength: 2000 })) })
-export const UnlinkBody = Type.Object({ provider: ProviderId })
+/** The plain unlink path's body, or its query: which provider. */
+export const UnlinkSelector = Type.Object({ provider: Type.Optional(ProviderId) })
 
 /** The `error` codes of /sign-in?error=<code> after a failed social sign-in (the SPA explains each). */
 export type SignInError = 'unknown_provider' | 'provider_unavailable' | 'cancelled' | 'provider_error' | 'invalid_state'
