@@ -306,3 +306,14 @@ t.test('with registration closed, a new identity is refused and a known one stil
   t.equal(member.location, 'http://127.0.0.1:4173/')
   t.equal((await me(closed.app, member.token!)).data.pk, user.id)
 })
+
+t.test('the OpenAPI document describes the social login routes', async (t) => {
+  const res = await api(app, { method: 'GET', url: '/api/schema/' })
+  t.equal(res.statusCode, 200)
+  const paths = Object.keys(res.data.paths)
+  for (const p of ['/api/v1/auth/providers/', '/api/v1/auth/oidc/{provider}/login/', '/api/v1/auth/oidc/{provider}/callback/',
+    '/api/v1/auth/social-accounts/', '/api/v1/auth/social-accounts/{provider}/']) {
+    t.ok(paths.includes(p), p)
+  }
+  t.ok(res.data.paths['/api/v1/auth/social-accounts/'].delete, 'unlink on the plain path')
+})

@@ -78,6 +78,7 @@ const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(`${AUTH}/providers/`, {
     schema: {
       tags: ['auth'],
+      security: [],
       summary: 'The configured social login providers (empty when none is configured)',
       response: { 200: ProviderListSchema },
     },
@@ -86,6 +87,7 @@ const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(`${AUTH}/oidc/:provider/login/`, {
     schema: {
       tags: ['auth'],
+      security: [],
       summary: 'Start signing in with a provider: 302 to its authorization endpoint',
       description: 'Authorization code flow with PKCE; state and nonce are bound to this browser by a short-lived HttpOnly cookie. `next`: the path to land on afterwards (same-origin paths only). Unknown provider: 404. A provider that cannot be reached: 302 to /sign-in?error=provider_unavailable.',
       params: ProviderParams,
@@ -119,6 +121,7 @@ const oidcRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(`${AUTH}/oidc/:provider/callback/`, {
     schema: {
       tags: ['auth'],
+      security: [],
       summary: 'Where the provider sends the browser back: signs in and 302s to `next`',
       description: 'Exchanges the code (with the PKCE verifier) and checks state, nonce, issuer, audience, expiry and the ID token’s signature (the provider’s JWKS). Success: the same session and cookie as login/, then 302 to `next`. Any failure: 302 to /sign-in?error=<code>, nothing created.',
       params: ProviderParams,
