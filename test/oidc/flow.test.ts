@@ -57,6 +57,8 @@ t.test('the providers list names each configured provider and its login URL', as
   t.same(res.data[0], { id: 'test', name: 'Test ID', login_url: `${AUTH}/oidc/test/login/` })
   t.same(res.data.map((p: { id: string }) => p.id), ['test', 'skewed', 'rogue', 'forged'])
   t.equal(res.data[1].name, 'Skewed', 'the name defaults to the id, capitalised')
+  const post = await api(app, { method: 'POST', url: `${AUTH}/providers/` })
+  t.equal(post.statusCode, 405, 'other methods are 405')
 })
 
 t.test('the providers list is empty when none is configured', async (t) => {
