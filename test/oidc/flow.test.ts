@@ -284,6 +284,22 @@ t.test('a user with a password may unlink, by path or by body', async (t) => {
   t.same(unnamed.data, { provider: ['This field is required.'] }, 'which provider is required')
 })
 
+t.test('with another configured provider linked, the last password-less link may go', async (t) => {
+  const result = await signInWith(app, 'test', 'two-links@example.com')
+  const user = (await me(app, result.token!)).data
+  await db.insertInto('social_accounts').values({ user_id: user.pk, provider: 'rogue', subject: 'two-links', email: null }).execute()
+  const headers = { cookie: `conveyor_token=${result.token}`, 'x-requested-with': 'XMLHttpRequest' }
+  t.equal((await api(app, { method: 'DELETE', url: `${AUTH}/social-accounts/test/`, headers })).statusCode, 204, 'rogue still signs in')
+  t.equal((await api(app, { method: 'DELETE', url: `${AUTH}/social-accounts/rogue/`, headers })).statusCode, 400, 'but not the last one')
+})
+
+t.test('an inactive user is refused, even when linked', async (t) => {
+  const result = await signInWith(app, 'test', 'suspended@example.com')
+  t.equal(result.location, '/')
+  await db.updateTable('users').set({ is_active: false }).where('email', '=', 'suspended@example.com').execute()
+  await assertRefused(t, () => signInWith(app, 'test', 'suspended@example.com'), 'inactive')
+})
+
 t.test('social accounts need a signed-in user, and cookie unlinks need the CSRF header', async (t) => {
   t.equal((await api(app, { method: 'GET', url: `${AUTH}/social-accounts/` })).statusCode, 401)
   const result = await signInWith(app, 'test', 'csrf@example.com')
@@ -318,4 +334,14 @@ t.test('the OpenAPI document describes the social login routes', async (t) => {
     t.ok(paths.includes(p), p)
   }
   t.ok(res.data.paths['/api/v1/auth/social-accounts/'].delete, 'unlink on the plain path')
+})
+
+t.test('with mandatory e-mail verification, only a provider-verified address makes an account', async (t) => {
+  const strict = await build(t, { env: { OIDC_PROVIDERS: 'test', ...providerEnv('test', idp.issuer), ACCOUNT_EMAIL_VERIFICATION: 'mandatory' } })
+  const refused = await signInWith(strict.app, 'test', 'unverified:newbie@example.com')
+  t.equal(refused.location, '/sign-in?error=unverified_email')
+  t.same(await strict.services.db.selectFrom('users').select('id').execute(), [], 'no user created')
+  const verified = await signInWith(strict.app, 'test', 'verified@example.com')
+  t.equal(verified.location, '/', 'a verified address signs in at once (the provider verified it)')
+  t.equal((await me(strict.app, verified.token!)).data.email, 'verified@example.com')
 })
