@@ -87,6 +87,16 @@ export interface ScheduleTable {
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>
 }
 
+export interface SocialAccountTable {
+  id: Generated<number>
+  user_id: number
+  provider: string
+  subject: string
+  email: string | null
+  date_joined: CreatedAt
+  last_login: NullableTimestamp
+}
+
 export interface Database {
   setup_flags: SetupFlagTable
   users: UserTable
@@ -97,6 +107,8 @@ export interface Database {
   processing_requests: ProcessingRequestTable
   processing_results: ProcessingResultTable
   schedules: ScheduleTable
+  // social login (issue 15)
+  social_accounts: SocialAccountTable
 }
 
 export type User = Selectable<UserTable>
@@ -104,6 +116,7 @@ export type NewUser = Insertable<UserTable>
 export type UserUpdate = Updateable<UserTable>
 export type Session = Selectable<SessionTable>
 export type Schedule = Selectable<ScheduleTable>
+export type SocialAccount = Selectable<SocialAccountTable>
 export type ProcessingRequest = Selectable<ProcessingRequestTable>
 export type ProcessingResult = Selectable<ProcessingResultTable>
 export type { Json }

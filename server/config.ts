@@ -69,12 +69,26 @@ const EnvSchema = Type.Object({
   RETENTION_DAYS: Type.Optional(Seconds),
   TRUST_PROXY: Type.Optional(Bool),
   COMMIT_SHA: Type.Optional(Type.String()),
+  // Social login: the provider ids; each id's OIDC_<ID>_* variables are read by readOidcProviders.
+  OIDC_PROVIDERS: Type.Optional(Type.String()),
 })
 type Env = Static<typeof EnvSchema>
 
 export type Profile = Static<typeof Profile>
 export type Role = Static<typeof Role>
 export interface Rate { limit: number; seconds: number }
+
+/** One OpenID Connect provider of social login (OIDC_PROVIDERS and its OIDC_<ID>_* variables). */
+export interface OidcProviderConfig {
+  /** As in the URLs: /api/v1/auth/oidc/<id>/login/. */
+  id: string
+  /** What the buttons say: "Continue with <name>". */
+  name: string
+  /** Discovery starts from <issuer>/.well-known/openid-configuration. */
+  issuer: string
+  clientId: string
+  clientSecret: string
+}
 
 export interface Config {
   env: Profile
@@ -127,6 +141,8 @@ export interface Config {
     emailRequestsPerEmail: Rate
   }
   trustProxy: boolean
+  /** Social login providers, in the order of OIDC_PROVIDERS (empty: none). */
+  oidcProviders: OidcProviderConfig[]
   /** Project root: relative paths in the environment are resolved against it. */
   root: string
 }
@@ -213,6 +229,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined) && !problems.some((p) => p.startsWith('ADMIN_'))) {
     problems.push(`${e.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'}: required when ${e.ADMIN_EMAIL ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'} is set`)
   }
+  const oidcProviders = readOidcProviders(e.OIDC_PROVIDERS, rawEnv, production, problems)
+  if (production && (e.OIDC_PROVIDERS ?? '').trim() !== '' && !e.FRONTEND_URL) {
+    problems.push('FRONTEND_URL: required in production when OIDC_PROVIDERS is set (the callback URL registered at each provider is built from it)')
+  }
   if (problems.length > 0) throw new ConfigError(problems)
 
   const resolve = (p: string) => path.resolve(root, p)
@@ -259,8 +279,51 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
       emailRequestsPerEmail: parseRate(e.THROTTLE_EMAIL_REQUESTS_PER_EMAIL ?? '5/10m'),
     },
     trustProxy: e.TRUST_PROXY ?? false,
+    oidcProviders,
     root,
   }
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/**
+ * The providers named by OIDC_PROVIDERS, from their per-id variables (OIDC_<ID>_ISSUER, _CLIENT_ID,
+ * _CLIENT_SECRET, optional _NAME; <ID> is the id upper-cased, '-' as '_'). Pushes one problem per bad
+ * or missing variable. Plain http issuers are refused in production unless on loopback.
+ */
+function readOidcProviders(list: string | undefined, rawEnv: Record<string, string | undefined>, production: boolean, problems: string[]): OidcProviderConfig[] {
+  const ids = [...new Set((list ?? '').split(',').map((id) => id.trim()).filter(Boolean))]
+  const providers: OidcProviderConfig[] = []
+  for (const id of ids) {
+    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(id)) {
+      problems.push(`OIDC_PROVIDERS: ${JSON.stringify(id)} is not a provider id (lower-case letters, digits and single dashes)`)
+      continue
+    }
+    const prefix = `OIDC_${id.toUpperCase().replaceAll('-', '_')}_`
+    const read = (suffix: string): string | undefined => {
+      const value = rawEnv[prefix + suffix]?.trim()
+      return value === undefined || value === '' ? undefined : value
+    }
+    const before = problems.length
+    const issuer = read('ISSUER')
+    const clientId = read('CLIENT_ID')
+    const clientSecret = read('CLIENT_SECRET')
+    if (issuer === undefined) problems.push(`${prefix}ISSUER: required because OIDC_PROVIDERS lists "${id}" (the provider's issuer URL)`)
+    else {
+      const url = URL.parse(issuer)
+      if (!url || !['https:', 'http:'].includes(url.protocol) || url.search || url.hash) {
+        problems.push(`${prefix}ISSUER: must be an http(s) URL without query or fragment (got ${JSON.stringify(issuer)})`)
+      } else if (production && url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
+        problems.push(`${prefix}ISSUER: must be https in production (got ${JSON.stringify(issuer)})`)
+      }
+    }
+    if (clientId === undefined) problems.push(`${prefix}CLIENT_ID: required because OIDC_PROVIDERS lists "${id}"`)
+    if (clientSecret === undefined) problems.push(`${prefix}CLIENT_SECRET: required because OIDC_PROVIDERS lists "${id}"`)
+    if (problems.length > before) continue
+    const name = read('NAME') ?? id.charAt(0).toUpperCase() + id.slice(1)
+    providers.push({ id, name, issuer: issuer!, clientId: clientId!, clientSecret: clientSecret! })
+  }
+  return providers
 }
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const

@@ -54,6 +54,19 @@ export function needsRehash(encoded: string): boolean {
     || p.parallelism !== ARGON2_PARAMS.parallelism || p.tagLength !== ARGON2_PARAMS.tagLength
 }
 
+/**
+ * Django's "unusable password": a value no password verifies against (it is not a hash), stored for
+ * accounts that sign in another way (social login). Random, so two such accounts never look alike.
+ */
+export function makeUnusablePassword(): string {
+  return `!${randomBytes(30).toString('base64url')}`
+}
+
+/** False for an unusable password (or anything else that is not one of our hashes): no password signs in. */
+export function hasUsablePassword(encoded: string): boolean {
+  return parse(encoded) !== null
+}
+
 let dummy: Promise<string> | undefined
 /** Spends the time of a real verification when there is no user, so timing reveals nothing. */
 export async function burnPasswordCheck(password: string): Promise<void> {

@@ -4,12 +4,15 @@ import type { Static } from '@sinclair/typebox'
 import type {
   EmailBody, LoginBody, PasswordResetConfirmBody, RegisterBody, UserResponse,
 } from '../../../server/schemas/users.ts'
-import { getJson, postJson } from './http.ts'
+import type { Provider, SignInError, SocialAccountResponse } from '../../../server/schemas/social-accounts.ts'
+import { getJson, postJson, request } from './http.ts'
 
 export type User = UserResponse
 export type Credentials = Static<typeof LoginBody>
 export type Registration = Static<typeof RegisterBody>
 export type PasswordResetConfirm = Static<typeof PasswordResetConfirmBody>
+export type { Provider, SignInError }
+export type SocialAccount = SocialAccountResponse
 type Detail = { detail: string }
 
 // The responses also carry the API key: the SPA ignores it, the HttpOnly cookie does the work.
@@ -22,3 +25,12 @@ export const verifyEmail = (key: string) => postJson<Detail>('auth/registration/
 export const resendVerification = (body: Static<typeof EmailBody>) => postJson<Detail>('auth/registration/resend-email/', body)
 export const requestPasswordReset = (body: Static<typeof EmailBody>) => postJson<Detail>('auth/password/reset/', body)
 export const confirmPasswordReset = (body: PasswordResetConfirm) => postJson<Detail>('auth/password/reset/confirm/', body)
+
+// Social login (OpenID Connect). Signing in is a top-level navigation to the provider, not a fetch.
+export const providers = () => getJson<Provider[]>('auth/providers/')
+/** Where "Continue with …" goes: the server's login URL, coming back to `next` afterwards. */
+export const providerLoginHref = (provider: Provider, next = '/') =>
+  next === '/' ? provider.login_url : `${provider.login_url}?next=${encodeURIComponent(next)}`
+export const socialAccounts = () => getJson<SocialAccount[]>('auth/social-accounts/')
+export const unlinkSocialAccount = (provider: string) =>
+  request<void>('DELETE', `auth/social-accounts/${encodeURIComponent(provider)}/`)
