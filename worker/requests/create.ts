@@ -24,6 +24,8 @@ export interface NewProcessingRequest {
   upload?: UploadInfo | null
   /** Multipart fields arrive as text: coerce them to the schema's types. */
   coerce?: boolean
+  /** Use pg-boss's public send() even where the one-statement adapter applies (bench/create-path.ts). */
+  publicApiOnly?: boolean
 }
 
 /**
@@ -70,13 +72,15 @@ export async function createRequest(db: Executor, boss: PgBoss, request: NewProc
     idempotency_key: request.idempotencyKey ?? null,
   }
   const queue = queueName(feature.name)
-  const jobInsert = await jobInsertOf(boss, queue)
+  const jobInsert = request.publicApiOnly ? null : await jobInsertOf(boss, queue)
   if (!jobInsert) {
     // The public path: our INSERT and send() in one transaction.
-    if (!db.isTransaction) return db.transaction().execute((trx) => createRequest(trx, boss, request))
-    const row = await db.insertInto('processing_requests').values(values).returningAll().executeTakeFirstOrThrow()
-    await sendAttempt(db, boss, feature.name, id, { id: jobId })
-    return row
+    const insert = async (trx: Executor) => {
+      const row = await trx.insertInto('processing_requests').values(values).returningAll().executeTakeFirstOrThrow()
+      await sendAttempt(trx, boss, feature.name, id, { id: jobId })
+      return row
+    }
+    return db.isTransaction ? insert(db) : db.transaction().execute(insert)
   }
   const statement = statementFor(queue, jobInsert.sql('$9'))
   const params = [values.id, values.owner_id, values.feature, values.input, values.upload, values.job_id, values.schedule_id,
