@@ -87,6 +87,18 @@ export interface ScheduleTable {
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>
 }
 
+export interface AuditLogTable {
+  id: ColumnType<number, never, never>
+  at: CreatedAt
+  /** No foreign key: an entry outlives its actor (the e-mail is kept with it). */
+  actor_id: number | null
+  actor_email: string
+  action: string
+  object_type: string
+  object_id: string
+  changes: Json<Record<string, unknown>>
+}
+
 export interface Database {
   setup_flags: SetupFlagTable
   users: UserTable
@@ -97,6 +109,7 @@ export interface Database {
   processing_requests: ProcessingRequestTable
   processing_results: ProcessingResultTable
   schedules: ScheduleTable
+  audit_log: AuditLogTable
 }
 
 export type User = Selectable<UserTable>
@@ -106,6 +119,7 @@ export type Session = Selectable<SessionTable>
 export type Schedule = Selectable<ScheduleTable>
 export type ProcessingRequest = Selectable<ProcessingRequestTable>
 export type ProcessingResult = Selectable<ProcessingResultTable>
+export type AuditEntry = Selectable<AuditLogTable>
 export type { Json }
 
 /** The fields of a row that the status shape needs; times as Date (row) or ISO text (NOTIFY payload). */
