@@ -33,6 +33,8 @@ export {
   cancelRequest, countRequests, deleteRequest, findByIdempotencyKey, findRequest, findResult, findStatus, isTerminal, listRequests,
   UNFINISHED, type ListFilter, type StatusRow,
 } from './requests/repository.ts'
+export { retryRequest, RETRYABLE } from './requests/retry.ts'
+export { deleteOwnerData, type OwnerData } from './requests/owner.ts'
 export { inputDir, insideDir, outputDir, removeRequestFiles, safeFileName } from './requests/media.ts'
 export { acquireRequestEvents, localEnqueued, RequestEvents, type RequestEvent } from './requests/events.ts'
 

@@ -54,6 +54,14 @@ export function needsRehash(encoded: string): boolean {
     || p.parallelism !== ARGON2_PARAMS.parallelism || p.tagLength !== ARGON2_PARAMS.tagLength
 }
 
+/**
+ * Django's unusable password: "!" and random text. It is no PHC string, so no check ever matches it
+ * (verifyPassword), while a password reset still works (its token covers the stored value).
+ */
+export const UNUSABLE_PASSWORD_PREFIX = '!'
+export const unusablePassword = (): string => `${UNUSABLE_PASSWORD_PREFIX}${randomBytes(30).toString('base64url')}`
+export const isUsablePassword = (encoded: string): boolean => !encoded.startsWith(UNUSABLE_PASSWORD_PREFIX)
+
 let dummy: Promise<string> | undefined
 /** Spends the time of a real verification when there is no user, so timing reveals nothing. */
 export async function burnPasswordCheck(password: string): Promise<void> {

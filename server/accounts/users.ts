@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import type { Executor } from '../../db/index.ts'
 import type { User } from '../../db/types.ts'
 import { findUserByEmail, findUserById, normalizeEmail } from '../../db/repositories/users.ts'
-import { hashPassword, verifyPassword } from './passwords.ts'
+import { hashPassword, unusablePassword, verifyPassword } from './passwords.ts'
 import { notifyAuthChange } from './sessions.ts'
 
 // Lookups live in db/ (the schedules' checks need them too); the writes that hash passwords live here.
@@ -11,7 +11,8 @@ export { findUserByEmail, findUserById, normalizeEmail }
 
 export interface NewUserInput {
   email: string
-  password: string
+  /** null: an unusable password (the account cannot log in until a password reset). */
+  password: string | null
   name?: string
   isStaff?: boolean
   isSuperuser?: boolean
@@ -21,7 +22,7 @@ export interface NewUserInput {
 export async function createUser(db: Executor, input: NewUserInput): Promise<User> {
   return db.insertInto('users').values({
     email: normalizeEmail(input.email),
-    password: await hashPassword(input.password),
+    password: input.password === null ? unusablePassword() : await hashPassword(input.password),
     name: input.name ?? '',
     is_staff: input.isStaff ?? false,
     is_superuser: input.isSuperuser ?? false,
