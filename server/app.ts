@@ -22,6 +22,7 @@ import scheduleRoutes from './schedules/routes.ts'
 import jobs from './jobs/plugin.ts'
 import adminUsers from './admin/users.ts'
 import adminJobs from './admin/jobs.ts'
+import adminAudit from './admin/audit.ts'
 import systemRoutes from './routes/system.ts'
 import spa from './spa.ts'
 import type { Logger } from './logger.ts'
@@ -105,6 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(jobs)
   await app.register(adminUsers)
   await app.register(adminJobs)
+  await app.register(adminAudit)
   await app.register(systemRoutes)
   await app.register(spa)
 
