@@ -1,9 +1,12 @@
-// The staff API (/api/v1/admin/): users, every user's jobs, schedules and the audit log. Shapes
-// follow API.md ("Administration"); schedules come from the server's TypeBox module (types only).
+// The staff API (/api/v1/admin/): users, every user's jobs, schedules and the audit log. The shapes
+// are the server's TypeBox modules, imported as types only.
+import type { AdminJob, AdminJobDetail, BulkAction, BulkItem, BulkResponse, QueueJob } from '../../../server/schemas/admin-jobs.ts'
+import type { AdminUser, AdminUserCreate, AdminUserUpdate } from '../../../server/schemas/admin-users.ts'
+import type { AuditEntryBody } from '../../../server/schemas/audit.ts'
 import type { Page } from '../../../server/schemas/pagination.ts'
 import type { ScheduleInput, SchedulePatch, ScheduleResponse } from '../../../server/schemas/schedules.ts'
 import { getJson, postJson, request } from './http.ts'
-import type { JobResults, JobStatus, Status } from './jobs.ts'
+import type { JobStatus } from './jobs.ts'
 
 export type { Page }
 
@@ -23,18 +26,9 @@ type Detail = { detail: string }
 
 // Users ------------------------------------------------------------------------------------------
 
-export interface AdminUser {
-  pk: number
-  email: string
-  name: string
-  is_active: boolean
-  is_staff: boolean
-  is_superuser: boolean
-  date_joined: string
-  last_login: string | null
-}
-export interface NewUser { email: string; name?: string; password?: string; is_staff?: boolean }
-export type UserChange = Partial<Pick<AdminUser, 'name' | 'is_active' | 'is_staff'>>
+export type { AdminUser }
+export type NewUser = AdminUserCreate
+export type UserChange = AdminUserUpdate
 
 export const listUsers = (params: ListParams) => getJson<Page<AdminUser>>(listPath('admin/users/', params))
 export const getUser = (pk: number) => getJson<AdminUser>(`admin/users/${pk}/`)
@@ -45,21 +39,10 @@ export const setPassword = (pk: number, password: string) => postJson<Detail>(`a
 
 // Jobs -------------------------------------------------------------------------------------------
 
-export type AdminJob = JobStatus & { user: { pk: number; email: string }; input: Record<string, unknown> }
-export interface QueueState {
-  job_id: string
-  state: string
-  retry_count: number
-  retry_limit: number
-  created_on: string | null
-  started_on: string | null
-  completed_on: string | null
-  output: unknown
-}
-export type AdminJobDetail = AdminJob & { queue: QueueState | null; results?: Omit<JobResults, 'status'> | null }
-export type BulkAction = 'retry' | 'cancel' | 'delete'
-export type BulkResult = { id: string; ok: true; status: Status } | { id: string; ok: false; detail: string }
-export interface BulkAnswer { action: BulkAction; results: BulkResult[] }
+export type { AdminJob, AdminJobDetail, BulkAction }
+export type QueueState = QueueJob
+export type BulkResult = BulkItem
+export type BulkAnswer = BulkResponse
 
 export const listAdminJobs = (params: ListParams) => getJson<Page<AdminJob>>(listPath('admin/jobs/', params))
 export const getAdminJob = (id: string) => getJson<AdminJobDetail>(`admin/jobs/${id}/`)
@@ -80,14 +63,6 @@ export const runSchedule = (id: string) => postJson<JobStatus>(`admin/schedules/
 
 // Audit log --------------------------------------------------------------------------------------
 
-export interface AuditEntry {
-  id: number | string
-  at: string
-  actor: { pk: number; email: string } | null
-  action: string
-  object_type: string
-  object_id: string
-  changes: Record<string, unknown>
-}
+export type AuditEntry = AuditEntryBody
 
 export const listAudit = (params: ListParams) => getJson<Page<AuditEntry>>(listPath('admin/audit-log/', params))
