@@ -134,7 +134,7 @@ if (!hasChromium()) {
       const dialog = page.getByRole('dialog', { name: 'New user' })
       await dialog.waitFor()
       t.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name), 'email', 'focus on the first field')
-      t.equal(await dialog.getByLabel(/^Staff/).count(), 0, 'only superusers may make staff')
+      t.equal(await dialog.getByRole('checkbox', { name: /^Staff/ }).count(), 0, 'only superusers may make staff')
       await dialog.getByLabel('E-mail').fill(target.user.email.toUpperCase())
       await dialog.getByRole('button', { name: 'Create user' }).click()
       const errors = dialog.locator('[data-test=field-errors]')
@@ -147,6 +147,22 @@ if (!hasChromium()) {
       t.notOk(await dialog.isVisible(), 'the dialog closed')
       const list = await api(server.app, { method: 'GET', url: `/api/v1/admin/users/?search=new-${tag}`, headers: staff.headers })
       t.match(list.data.results, [{ email: `new-${tag}@example.com`, name: 'Nina New', is_staff: false }])
+    })
+
+    await t.test('a superuser gets the staff box and makes a user staff', async (t) => {
+      const boss = await userWithToken(server, { email: `boss-${tag}@example.com`, password: PASSWORD, isStaff: true, isSuperuser: true })
+      const { page: su } = await newPage(t, browser, server)
+      await signIn(su, boss.user.email)
+      await su.goto(`/admin/users?search=plain-${tag}`)
+      await row(su, plain.user.id).getByRole('button', { name: `Edit ${plain.user.email}` }).click()
+      const dialog = su.getByRole('dialog', { name: `Edit ${plain.user.email}` })
+      await dialog.waitFor()
+      await dialog.getByRole('checkbox', { name: /^Staff/ }).check()
+      await dialog.getByRole('button', { name: 'Save' }).click()
+      await su.locator('[data-test=action-done]', { hasText: 'saved' }).waitFor()
+      t.equal(await row(su, plain.user.id).locator('[data-col=is_staff]').textContent(), 'Yes')
+      const res = await api(server.app, { method: 'PATCH', url: `/api/v1/admin/users/${plain.user.id}/`, headers: boss.headers, payload: { is_staff: false } })
+      t.equal(res.data.is_staff, false, 'and back, for the tests that follow')
     })
 
     await t.test('delete asks in a modal dialog that returns focus, then deletes', async (t) => {
@@ -181,7 +197,10 @@ if (!hasChromium()) {
       for (const id of ids) await row(page, id).locator('[data-test=status]', { hasText: 'failed' }).waitFor()
       await snap(page, 'admin-jobs-failed')
       await page.evaluate(() => { (window as unknown as { marker: number }).marker = 1 })
-      await page.locator('[data-test=select-all]').check()
+      // Keyboard: Space on the focused "select all" box.
+      await page.locator('[data-test=select-all]').focus()
+      await page.keyboard.press('Space')
+      t.equal(await page.locator('[data-test=select-row]:checked').count(), 2, 'both rows selected')
       t.equal(await page.locator('[data-test=bulk-bar] .count').textContent(), '2 selected')
       await page.locator('[data-test=bulk-retry]').click()
       const outcome = page.locator('[data-test=bulk-results]')

@@ -44,7 +44,8 @@ function part(text: string, unit: Unit): string | null {
 
 function field(text: string, unit: Unit): string | null {
   const parts = text.split(',').map((p) => part(p, unit))
-  return parts.some((p) => p === null) ? null : list(parts as string[])
+  // Sunday is both 0 and 7: say it once.
+  return parts.some((p) => p === null) ? null : list([...new Set(parts as string[])])
 }
 
 const single = (text: string, unit: Unit) => (/^[a-z0-9]+$/i.test(text) && !Number.isNaN(valueOf(text, unit)) ? valueOf(text, unit) : null)
