@@ -97,6 +97,18 @@ export interface SocialAccountTable {
   last_login: NullableTimestamp
 }
 
+export interface AuditLogTable {
+  id: ColumnType<number, never, never>
+  at: CreatedAt
+  /** No foreign key: an entry outlives its actor (the e-mail is kept with it). */
+  actor_id: number | null
+  actor_email: string
+  action: string
+  object_type: string
+  object_id: string
+  changes: Json<Record<string, unknown>>
+}
+
 export interface Database {
   setup_flags: SetupFlagTable
   users: UserTable
@@ -109,6 +121,8 @@ export interface Database {
   schedules: ScheduleTable
   // social login (issue 15)
   social_accounts: SocialAccountTable
+  // administration (issue 9)
+  audit_log: AuditLogTable
 }
 
 export type User = Selectable<UserTable>
@@ -119,6 +133,7 @@ export type Schedule = Selectable<ScheduleTable>
 export type SocialAccount = Selectable<SocialAccountTable>
 export type ProcessingRequest = Selectable<ProcessingRequestTable>
 export type ProcessingResult = Selectable<ProcessingResultTable>
+export type AuditEntry = Selectable<AuditLogTable>
 export type { Json }
 
 /** The fields of a row that the status shape needs; times as Date (row) or ISO text (NOTIFY payload). */

@@ -20,7 +20,9 @@ import accounts from './accounts/plugin.ts'
 import accountRoutes from './accounts/routes/index.ts'
 import scheduleRoutes from './schedules/routes.ts'
 import jobs from './jobs/plugin.ts'
-import adminJobs from './jobs/admin.ts'
+import adminUsers from './admin/users.ts'
+import adminJobs from './admin/jobs.ts'
+import adminAudit from './admin/audit.ts'
 import systemRoutes from './routes/system.ts'
 import spa from './spa.ts'
 import type { Logger } from './logger.ts'
@@ -102,7 +104,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(accountRoutes)
   await app.register(scheduleRoutes)
   await app.register(jobs)
+  await app.register(adminUsers)
   await app.register(adminJobs)
+  await app.register(adminAudit)
   await app.register(systemRoutes)
   await app.register(spa)
 

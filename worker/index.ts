@@ -33,6 +33,9 @@ export {
   cancelRequest, countRequests, deleteRequest, findByIdempotencyKey, findRequest, findResult, findStatus, isTerminal, listRequests,
   UNFINISHED, type ListFilter, type StatusRow,
 } from './requests/repository.ts'
+export { retryRequest, RETRYABLE } from './requests/retry.ts'
+export { countStaffRequests, findQueueJob, findStaffRequest, listStaffRequests, type StaffFilter, type StaffOrderField, type StaffRow } from './requests/staff-list.ts'
+export { deleteOwnerData, type OwnerData } from './requests/owner.ts'
 export { inputDir, insideDir, outputDir, removeRequestFiles, safeFileName } from './requests/media.ts'
 export { acquireRequestEvents, localEnqueued, RequestEvents, type RequestEvent } from './requests/events.ts'
 

@@ -1,5 +1,6 @@
 // Routes (pages load lazily) and the guard: signed-out users go to sign-in (and come back after),
-// signed-in users skip the sign-in and sign-up pages. Focus moves to each new page's heading.
+// signed-in users skip the sign-in and sign-up pages, others than staff see "not allowed" on staff
+// pages. Focus moves to each new page's heading.
 import { nextTick } from 'vue'
 import { createRouter, createWebHistory } from 'vue-router'
 import { useSession } from './composables/useSession.ts'
@@ -10,6 +11,8 @@ declare module 'vue-router' {
     auth?: boolean
     /** Only for signed-out users (sign-in, sign-up). */
     guest?: boolean
+    /** Only for staff: others see the "not allowed" page at the same address. */
+    staff?: boolean
     title?: string
   }
 }
@@ -26,7 +29,21 @@ export const router = createRouter({
     { path: '/forgot-password', name: 'forgot-password', component: () => import('./views/ForgotPasswordView.vue'), meta: { title: 'Forgot password' } },
     { path: '/password-reset/:uid/:token', name: 'password-reset', component: () => import('./views/PasswordResetView.vue'), meta: { title: 'Choose a new password' } },
     { path: '/verify-email/:key', name: 'verify-email', component: () => import('./views/VerifyEmailView.vue'), meta: { title: 'Verify e-mail' } },
+    {
+      path: '/admin',
+      component: () => import('./views/AdminLayout.vue'),
+      meta: { auth: true, staff: true },
+      children: [
+        { path: '', redirect: { name: 'admin-users' } },
+        { path: 'users', name: 'admin-users', component: () => import('./views/AdminUsersView.vue'), meta: { title: 'Users' } },
+        { path: 'jobs', name: 'admin-jobs', component: () => import('./views/AdminJobsView.vue'), meta: { title: 'All jobs' } },
+        { path: 'schedules', name: 'admin-schedules', component: () => import('./views/AdminSchedulesView.vue'), meta: { title: 'Schedules' } },
+        { path: 'audit-log', name: 'admin-audit', component: () => import('./views/AdminAuditView.vue'), meta: { title: 'Audit log' } },
+      ],
+    },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: 'Not found' } },
+    // Reached by name only (the guard), so the address the user typed stays in the bar.
+    { path: '/:pathMatch(.*)*', name: 'not-allowed', component: () => import('./views/NotAllowedView.vue'), meta: { title: 'Not allowed' } },
   ],
 })
 
@@ -40,6 +57,9 @@ router.beforeEach(async (to) => {
   const user = await useSession().load()
   if (to.meta.auth && !user) return { name: 'sign-in', query: to.fullPath === '/' ? {} : { next: to.fullPath } }
   if (to.meta.guest && user) return nextPath(to.query.next)
+  if (to.meta.staff && !user?.is_staff) {
+    return { name: 'not-allowed', params: { pathMatch: to.path.slice(1).split('/') }, query: to.query, hash: to.hash }
+  }
   return true
 })
 

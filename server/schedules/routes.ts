@@ -1,8 +1,11 @@
 // Staff API for schedules: /api/v1/admin/schedules/ — CRUD and run-now. Every change is written
-// with its pg-boss mirror in one transaction, so it takes effect on every instance at once.
+// with its pg-boss mirror and its audit entry in one transaction, so it takes effect on every
+// instance at once and is recorded exactly when it happened.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { sql } from 'kysely'
+import { recordAudit } from '../../db/repositories/audit.ts'
 import {
   checkSchedule, createScheduledRequest, deleteSchedule, findSchedule, insertSchedule, syncSchedule, updateSchedule, type ScheduleFields,
 } from '../../worker/index.ts'
@@ -19,14 +22,22 @@ const scheduleRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const base = '/api/v1/admin/schedules'
   const show = (row: Parameters<typeof toScheduleResponse>[1]) => toScheduleResponse(boss, row)
 
-  /** Validates the merged fields, then writes the row and its pg-boss mirror together. */
-  async function save(id: string | null, fields: ScheduleFields) {
+  const actorOf = (request: FastifyRequest) => ({ id: request.user!.id, email: request.user!.email })
+
+  /** What a body wrote, in the API's field names (the audit entry's `changes`). */
+  const written = (body: SchedulePatch, fields: ScheduleFields) => Object.fromEntries(
+    Object.keys(body).filter((k) => k in ScheduleInputSchema.properties)
+      .map((k) => [k, k === 'owner' ? fields.owner_id : fields[k as keyof ScheduleFields]]))
+
+  /** Validates the merged fields, then writes the row, its pg-boss mirror and the audit entry together. */
+  async function save(request: FastifyRequest, id: string | null, fields: ScheduleFields, changes: Record<string, unknown>) {
     const checked = await checkSchedule(db, boss, fields, id ?? undefined)
     if (checked.errors) throw validationFailed(checked.errors as Record<string, string[]>)
     return db.transaction().execute(async (trx) => {
       const row = id ? await updateSchedule(trx, id, checked.fields) : await insertSchedule(trx, checked.fields)
       if (!row) throw notFound()
       await syncSchedule(trx, boss, row.id, row)
+      await recordAudit(trx, { actor: actorOf(request), action: id ? 'update' : 'create', objectType: 'schedule', objectId: row.id, changes })
       return row
     }).catch((err: { code?: string; constraint?: string }) => {
       // Two saves racing for one name: the unique index decides, the loser gets the field error.
@@ -69,9 +80,11 @@ const scheduleRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags, summary: 'Create a schedule', body: ScheduleInputSchema, response: { 201: ScheduleSchema } },
   }, async (request, reply) => {
     const b = request.body
-    const row = await save(null, fieldsOf(b, {
+    const fields = fieldsOf(b, {
       name: b.name, feature: b.feature, cron: b.cron, timezone: 'UTC', input: {}, enabled: true, description: '', owner_id: request.user!.id,
-    }))
+    })
+    const { owner_id: owner, ...rest } = fields
+    const row = await save(request, null, fields, { ...rest, owner })
     return reply.code(201).send(show(row))
   })
 
@@ -99,7 +112,8 @@ const scheduleRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const base = method === 'PUT'
           ? { ...current, timezone: 'UTC', input: {}, enabled: true, description: '' }
           : current
-        return show(await save(current.id, fieldsOf(body, base)))
+        const fields = fieldsOf(body, base)
+        return show(await save(request, current.id, fields, written(body, fields)))
       },
     })
   }
@@ -108,9 +122,11 @@ const scheduleRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags, summary: 'Delete a schedule (its past requests are kept)', params: ScheduleIdParams, response: { 204: Type.Null() } },
   }, async (request, reply) => {
     const deleted = await db.transaction().execute(async (trx) => {
-      const ok = await deleteSchedule(trx, request.params.id)
-      if (ok) await syncSchedule(trx, boss, request.params.id, null)
-      return ok
+      const row = await findSchedule(trx, request.params.id)
+      if (!row || !(await deleteSchedule(trx, row.id))) return false
+      await syncSchedule(trx, boss, row.id, null)
+      await recordAudit(trx, { actor: actorOf(request), action: 'delete', objectType: 'schedule', objectId: row.id, changes: { name: row.name } })
+      return true
     })
     if (!deleted) throw notFound()
     return reply.code(204).send(null)
@@ -119,7 +135,15 @@ const scheduleRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(`${base}/:id/run-now/`, {
     schema: { tags, summary: 'Create a request from the schedule now', params: ScheduleIdParams, response: { 202: RequestStatusSchema } },
   }, async (request, reply) => {
-    const created = await createScheduledRequest(db, boss, request.params.id, { idempotencyKey: null, onlyIfEnabled: false })
+    const created = await db.transaction().execute(async (trx) => {
+      const row = await createScheduledRequest(trx, boss, request.params.id, { idempotencyKey: null, onlyIfEnabled: false })
+      if (row) {
+        await recordAudit(trx, {
+          actor: actorOf(request), action: 'run_now', objectType: 'schedule', objectId: request.params.id, changes: { request: row.id },
+        })
+      }
+      return row
+    })
     if (!created) throw notFound()
     return reply.code(202).send(toStatus(created))
   })

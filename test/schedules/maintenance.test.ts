@@ -64,7 +64,7 @@ t.test('clearing sessions runs through the engine: expired sessions go, live one
   t.equal(run.statusCode, 202)
   const done = await until(() => api(built.app, { method: 'GET', url: `/api/v1/admin/jobs/${run.data.id}/`, headers: admin.headers }), (r) => r.data.status === 'completed' || r.data.status === 'failed')
   t.equal(done.data.status, 'completed', done.data.error_message ?? '')
-  t.equal(done.data.owner, (await findUserByEmail(db, SYSTEM_EMAIL))!.id)
+  t.equal(done.data.user.pk, (await findUserByEmail(db, SYSTEM_EMAIL))!.id)
   t.notOk(await db.selectFrom('sessions').select('id').where('id', '=', expired.id).executeTakeFirst(), 'expired session deleted')
   t.equal((await api(built.app, { method: 'GET', url: '/api/v1/auth/user/', headers: admin.headers })).statusCode, 200, 'the live session still works')
   const jobs = await api(built.app, { method: 'GET', url: '/api/v1/admin/jobs/?feature=clear-expired-sessions', headers: admin.headers })

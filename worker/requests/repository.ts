@@ -2,7 +2,7 @@
 // server/schemas/requests.ts; a NOTIFY payload has the same status fields as a row.
 import { sql } from 'kysely'
 import { fromKysely, type PgBoss } from 'pg-boss'
-import type { Db, Executor } from '../../db/index.ts'
+import type { Executor } from '../../db/index.ts'
 import type { ProcessingRequest, ProcessingResult, RequestStatus, StatusFields } from '../../db/types.ts'
 import { queueName } from '../queue/queues.ts'
 
@@ -64,30 +64,35 @@ export function listRequests(db: Executor, filter: ListFilter, page: { limit: nu
 }
 
 /**
- * Cancels a pending or running request: status `cancelled` and its job cancelled in one transaction.
- * The row's NOTIFY tells whichever engine runs it to abort. `ownerId` null: any owner (staff).
+ * Cancels a pending or running request: status `cancelled` and its job cancelled in one transaction
+ * (the caller's, when `db` is one: staff writes add their audit entry to it). The row's NOTIFY tells
+ * whichever engine runs it to abort. `ownerId` null: any owner (staff).
  * Returns null when not found; `cancelled: false` with the row when it had already finished.
  */
-export async function cancelRequest(db: Db, boss: PgBoss, id: string, ownerId: number | null): Promise<{ row: ProcessingRequest; cancelled: boolean } | null> {
-  return db.transaction().execute(async (trx) => {
-    let q = trx.updateTable('processing_requests')
-      .set({ status: 'cancelled', finished_at: sql<Date>`now()` })
-      .where('id', '=', id).where('status', 'in', UNFINISHED)
-    if (ownerId !== null) q = q.where('owner_id', '=', ownerId)
-    const row = await q.returningAll().executeTakeFirst()
-    if (row) {
-      if (row.job_id) await boss.cancel(queueName(row.feature), row.job_id, { db: fromKysely(trx) })
-      return { row, cancelled: true }
-    }
-    const existing = await findRequest(trx, id, ownerId)
-    return existing ? { row: existing, cancelled: false } : null
-  })
+export async function cancelRequest(db: Executor, boss: PgBoss, id: string, ownerId: number | null): Promise<{ row: ProcessingRequest; cancelled: boolean } | null> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => cancelRequest(trx, boss, id, ownerId))
+  let q = db.updateTable('processing_requests')
+    .set({ status: 'cancelled', finished_at: sql<Date>`now()` })
+    .where('id', '=', id).where('status', 'in', UNFINISHED)
+  if (ownerId !== null) q = q.where('owner_id', '=', ownerId)
+  const row = await q.returningAll().executeTakeFirst()
+  if (row) {
+    if (row.job_id) await boss.cancel(queueName(row.feature), row.job_id, { db: fromKysely(db) })
+    return { row, cancelled: true }
+  }
+  const existing = await findRequest(db, id, ownerId)
+  return existing ? { row: existing, cancelled: false } : null
 }
 
-/** Deletes a request and its results, cancelling it first if unfinished. False when not found. */
-export async function deleteRequest(db: Db, boss: PgBoss, id: string, ownerId: number | null): Promise<boolean> {
+/**
+ * Deletes a request and its results, cancelling it first if unfinished (in the caller's transaction
+ * when `db` is one). Returns the deleted row, or null when not found. Its files are the caller's to
+ * remove (removeRequestFiles), after the commit.
+ */
+export async function deleteRequest(db: Executor, boss: PgBoss, id: string, ownerId: number | null): Promise<ProcessingRequest | null> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => deleteRequest(trx, boss, id, ownerId))
   const found = await cancelRequest(db, boss, id, ownerId)
-  if (!found) return false
+  if (!found) return null
   await db.deleteFrom('processing_requests').where('id', '=', id).execute()
-  return true
+  return found.row
 }
