@@ -59,7 +59,7 @@ const passwordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     await enforce(db, throttleRules.emailRequests(config, 'reset', email, request.ip))
     const user = await findUserByEmail(db, email)
     if (user?.is_active) {
-      const link = `${frontendBase(config, request)}/password-reset/${toBase36(user.id)}/${makeResetToken(config.secretKey, user)}`
+      const link = `${frontendBase(config)}/password-reset/${toBase36(user.id)}/${makeResetToken(config.secretKey, user)}`
       app.mailer.send(passwordResetEmail(user, link, describeDuration(config.passwordResetTimeoutSeconds)))
     }
     return { detail: 'Password reset e-mail has been sent.' }
