@@ -40,6 +40,16 @@ export interface AppDeps {
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/
 
+/** Why the secure parser refused a text: JSON.parse's own message, or the poisoning it found. */
+function jsonProblem(text: string): string {
+  try {
+    JSON.parse(text)
+    return 'Object contains forbidden prototype property'
+  } catch (err) {
+    return (err as Error).message
+  }
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps
   const options: FastifyServerOptions = {
@@ -66,16 +76,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandler(app)
   const routes = trackRoutes(app)
 
-  // JSON bodies: an empty body is an empty object (as DRF's request.data), bad JSON is a DRF 400.
+  // JSON bodies: an empty body is an empty object (as DRF's request.data), bad JSON is a DRF 400,
+  // and a `__proto__` or `constructor.prototype` key is refused as Fastify's own parser does
+  // (prototype poisoning), with Fastify's secure parser doing the parse.
+  const secureJsonParse = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = (body as string).trim()
     if (text === '') return done(null, {})
-    try {
-      done(null, JSON.parse(text))
-    } catch (err) {
-      done(new HttpError(400, { detail: `JSON parse error - ${(err as Error).message}` }), undefined)
-    }
+    secureJsonParse(request, text, (err, value) => {
+      if (!err) return done(null, value)
+      done(new HttpError(400, { detail: `JSON parse error - ${jsonProblem(text)}` }), undefined)
+    })
   })
   // A POST without a body is an empty form: validation then names each missing field.
   app.addHook('preValidation', async (request) => {
