@@ -14,6 +14,7 @@ import createRoute from './routes/create.ts'
 import downloadRoutes from './routes/downloads.ts'
 import eventRoutes from './routes/events.ts'
 import requestRoutes from './routes/requests.ts'
+import { FIELD_SIZE, MAX_FIELDS } from './uploads.ts'
 
 const FeatureInfoSchema = Type.Object({
   name: Type.String(),
@@ -45,8 +46,11 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
     if (live) await (await live.catch(() => null))?.release()
   })
 
-  // Only these routes take multipart bodies; the upload limit applies per file, streamed.
-  await app.register(multipart, { limits: { fileSize: config.uploadLimit } })
+  // Only these routes take multipart bodies; the upload limit applies per file, streamed. Fields
+  // are held in memory: few and small by default (readMultipart also bounds their total).
+  await app.register(multipart, {
+    limits: { fileSize: config.uploadLimit, files: 1, fields: MAX_FIELDS, fieldSize: Math.min(FIELD_SIZE, config.bodyLimit) },
+  })
 
   app.get('/api/v1/features/', {
     onRequest: app.authenticate,
