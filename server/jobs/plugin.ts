@@ -5,7 +5,7 @@ import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
 import type { RequestStatus } from '../../db/types.ts'
 import { featuresOf, loadFeatures, moduleUrls } from '../../worker/registry.ts'
-import { HttpError } from '../http/errors.ts'
+import { HttpError, notFound } from '../http/errors.ts'
 import { PageQuery, PageSchema, pageBody, resolvePage } from '../http/pagination.ts'
 import { ensureQueues } from './enqueue.ts'
 import { acquireRequestEvents, type RequestEvents } from './live.ts'
@@ -77,10 +77,18 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
 
   for (const feature of features) {
     const prefix = `/api/v1/${feature.name}`
-    await app.register(createRoute, { feature, prefix })
-    await app.register(requestRoutes, { feature, prefix })
-    await app.register(downloadRoutes, { feature, prefix })
-    await app.register(eventRoutes, { feature, prefix, events })
+    await app.register(async (scope) => {
+      // A system feature (maintenance) is staff's: to anyone else none of its routes exist.
+      if (feature.system) {
+        scope.addHook('preHandler', async (request) => {
+          if (!request.user?.is_staff) throw notFound()
+        })
+      }
+      await scope.register(createRoute, { feature, prefix })
+      await scope.register(requestRoutes, { feature, prefix })
+      await scope.register(downloadRoutes, { feature, prefix })
+      await scope.register(eventRoutes, { feature, prefix, events })
+    })
   }
 }
 
