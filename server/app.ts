@@ -7,6 +7,7 @@ import type { PgBoss } from 'pg-boss'
 import type { Db } from '../db/index.ts'
 import type { Config } from './config.ts'
 import { registerErrorHandler, HttpError, methodNotAllowed, notFound } from './http/errors.ts'
+import { registerInputSafety } from './http/input-safety.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
 import { validatorCompiler } from './http/validation.ts'
 import openapi from './http/openapi.ts'
@@ -39,6 +40,7 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/
+const UUID_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Why the secure parser refused a text: JSON.parse's own message, or the poisoning it found. */
 function jsonProblem(text: string): string {
@@ -89,9 +91,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       done(new HttpError(400, { detail: `JSON parse error - ${jsonProblem(text)}` }), undefined)
     })
   })
+  registerInputSafety(app) // NUL, lone surrogates, absurd nesting: refused before any handler
   // A POST without a body is an empty form: validation then names each missing field.
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined && ['POST', 'PUT', 'PATCH'].includes(request.method)) request.body = {}
+    // A UUID in capitals names the same row, and must name the same folder and pg-boss key too.
+    const params = request.params as Record<string, unknown> | undefined
+    if (typeof params?.id === 'string' && UUID_ANY_CASE.test(params.id)) params.id = params.id.toLowerCase()
   })
   // While closing, responses ask keep-alive clients to hang up, so no idle socket holds the
   // shutdown for the keep-alive timeout.

@@ -11,6 +11,7 @@ import type { MultipartFile } from '@fastify/multipart'
 import type { UploadInfo } from '../../db/types.ts'
 import type { Feature } from '../../worker/feature.ts'
 import { HttpError, payloadTooLarge, validationFailed } from '../http/errors.ts'
+import { inputProblems } from '../http/input-safety.ts'
 import { inputDir, safeFileName } from './media.ts'
 
 /** Passes bytes through while checking they are UTF-8 text; after the first bad byte it only drains. */
@@ -45,6 +46,16 @@ class TextCheck extends Transform {
 export const MAX_FIELDS = 50
 export const FIELD_SIZE = 1024 * 1024
 
+/**
+ * The parser's own complaints (no boundary, a boundary too long, a form cut short) are plain Errors
+ * with no code: the client's fault, a 400. Ours carry a status; the file system's an errno code.
+ */
+function isMalformedForm(err: unknown): err is Error {
+  if (!(err instanceof Error) || err instanceof HttpError) return false
+  const { code, statusCode } = err as { code?: unknown; statusCode?: unknown }
+  return code === undefined && statusCode === undefined
+}
+
 export interface MultipartCreate {
   fields: Record<string, unknown>
   upload: UploadInfo | null
@@ -63,8 +74,8 @@ export async function readMultipart(request: FastifyRequest, feature: Feature, i
   let upload: UploadInfo | null = null
   const fieldSize = Math.min(FIELD_SIZE, bodyLimit)
   let fieldBytes = 0
-  const parts = request.parts({ limits: { fileSize: limit, files: 1, fields: MAX_FIELDS, fieldSize } })
   try {
+    const parts = request.parts({ limits: { fileSize: limit, files: 1, fields: MAX_FIELDS, fieldSize } })
     for await (const part of parts) {
       if (part.type === 'field') {
         // busboy cuts a value at fieldSize and says so: a cut value is never taken as input.
@@ -78,8 +89,9 @@ export async function readMultipart(request: FastifyRequest, feature: Feature, i
     }
   } catch (err) {
     if ((err as { code?: string }).code === 'FST_FIELDS_LIMIT') throw new HttpError(413, { detail: `Too many form fields: at most ${MAX_FIELDS}.` })
-    throw err
+    throw isMalformedForm(err) ? new HttpError(400, { detail: `Multipart form parse error - ${(err as Error).message}` }) : err
   }
+  Object.assign(errors, inputProblems(fields) ?? {})
   if (Object.keys(errors).length > 0) throw validationFailed(errors)
   return { fields, upload }
 

@@ -13,7 +13,15 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import { build, type BuildOptions } from '../helper.ts'
 
-export interface RouteEntry { method: string; url: string }
+export interface RouteEntry {
+  method: string
+  url: string
+  /** The field names its schema declares for the body and the query string (for the fuzzer). */
+  bodyFields: string[]
+  queryFields: string[]
+}
+
+const fieldsOf = (schema: unknown): string[] => Object.keys((schema as { properties?: object } | undefined)?.properties ?? {})
 
 /**
  * Builds the real app and records every route it registers: an onRoute hook is put on each
@@ -25,7 +33,10 @@ export async function buildWithRoutes(t: Test, options: BuildOptions = {}) {
   const onInit = (message: unknown) => {
     const { fastify } = message as { fastify: FastifyInstance }
     fastify.addHook('onRoute', (route: RouteOptions) => {
-      for (const method of ([] as string[]).concat(route.method)) routes.push({ method, url: route.url })
+      const schema = route.schema as { body?: unknown; querystring?: unknown } | undefined
+      const bodyFields = fieldsOf(schema?.body)
+      const queryFields = fieldsOf(schema?.querystring)
+      for (const method of ([] as string[]).concat(route.method)) routes.push({ method, url: route.url, bodyFields, queryFields })
     })
   }
   dc.subscribe('fastify.initialization', onInit)
