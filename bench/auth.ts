@@ -32,7 +32,7 @@ const BENCH_EMAIL = 'bench@example.com'
 function benchConfig(url: string) {
   return loadConfig({
     NODE_ENV: 'production', DATABASE_URL: url, ROLE: 'api', HOST: '127.0.0.1', PORT: '0',
-    SECRET_KEY: 'bench-secret-key-bench-secret-key-0123456789', ALLOWED_HOSTS: '*',
+    SECRET_KEY: 'bench-secret-key-bench-secret-key-0123456789', ALLOWED_HOSTS: '127.0.0.1,localhost', FRONTEND_URL: 'http://127.0.0.1', EMAIL_BACKEND: 'log',
     // Per-request access logs would cost more than what is measured; warnings still show.
     LOG_LEVEL: 'warn',
   }, projectRoot)

@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   const url = withDatabase(admin, dbName)
   const media = await mkdtemp(path.join(tmpdir(), 'conveyor-bench-'))
   const config = loadConfig({
-    NODE_ENV: 'production', DATABASE_URL: url, SECRET_KEY: 'bench-secret-key-long-enough-for-production-use', ALLOWED_HOSTS: '*',
+    NODE_ENV: 'production', DATABASE_URL: url, SECRET_KEY: 'bench-secret-key-long-enough-for-production-use', ALLOWED_HOSTS: '127.0.0.1,localhost', FRONTEND_URL: 'http://127.0.0.1', EMAIL_BACKEND: 'log',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', MEDIA_ROOT: media, ...(process.env.WORKER_THREADS ? { WORKER_THREADS: process.env.WORKER_THREADS } : {}),
   }, projectRoot)
   const services = await openServices(config, createLogger(config), url)

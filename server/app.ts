@@ -8,6 +8,7 @@ import type { Db } from '../db/index.ts'
 import { validatorCompiler } from '../worker/index.ts'
 import type { Config } from './config.ts'
 import { registerErrorHandler, HttpError, methodNotAllowed, notFound } from './http/errors.ts'
+import { registerInputSafety } from './http/input-safety.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
 import openapi from './http/openapi.ts'
 import security from './http/security.ts'
@@ -42,6 +43,17 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/
+const UUID_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Why the secure parser refused a text: JSON.parse's own message, or the poisoning it found. */
+function jsonProblem(text: string): string {
+  try {
+    JSON.parse(text)
+    return 'Object contains forbidden prototype property'
+  } catch (err) {
+    return (err as Error).message
+  }
+}
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps
@@ -66,20 +78,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandler(app)
   const routes = trackRoutes(app)
 
-  // JSON bodies: an empty body is an empty object (as DRF's request.data), bad JSON is a DRF 400.
+  // JSON bodies: an empty body is an empty object (as DRF's request.data), bad JSON is a DRF 400,
+  // and a `__proto__` or `constructor.prototype` key is refused as Fastify's own parser does
+  // (prototype poisoning), with Fastify's secure parser doing the parse.
+  const secureJsonParse = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = (body as string).trim()
     if (text === '') return done(null, {})
-    try {
-      done(null, JSON.parse(text))
-    } catch (err) {
-      done(new HttpError(400, { detail: `JSON parse error - ${(err as Error).message}` }), undefined)
-    }
+    secureJsonParse(request, text, (err, value) => {
+      if (!err) return done(null, value)
+      done(new HttpError(400, { detail: `JSON parse error - ${jsonProblem(text)}` }), undefined)
+    })
   })
+  registerInputSafety(app) // NUL, lone surrogates, absurd nesting: refused before any handler
   // A POST without a body is an empty form: validation then names each missing field.
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined && ['POST', 'PUT', 'PATCH'].includes(request.method)) request.body = {}
+    // A UUID in capitals names the same row, and must name the same folder and pg-boss key too.
+    const params = request.params as Record<string, unknown> | undefined
+    if (typeof params?.id === 'string' && UUID_ANY_CASE.test(params.id)) params.id = params.id.toLowerCase()
   })
   // While closing, responses ask keep-alive clients to hang up, so no idle socket holds the
   // shutdown for the keep-alive timeout.

@@ -1,10 +1,10 @@
 // Conveyor's command line: `start` (default), `migrate`, `seed`, `createsuperuser`; `--role api|worker|all`.
 import { parseArgs } from 'node:util'
-import { createInterface } from 'node:readline/promises'
 import { ConfigError, loadConfig, readEnv, type Config } from './config.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { connectDatabase, ensureSuperuser, migrate, start, withDb } from './start.ts'
 import { runSetup } from '../seeds/index.ts'
+import { ask, askHidden } from './prompt.ts'
 
 const USAGE = `Usage: node server/cli.ts [command] [options]
 
@@ -18,15 +18,6 @@ Options:
   --role api|worker|all   which parts to run (default: ROLE or all)
   --email, --password     for createsuperuser
   -h, --help              show this help`
-
-async function prompt(question: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout })
-  try {
-    return (await rl.question(question)).trim()
-  } finally {
-    rl.close()
-  }
-}
 
 /** Runs a one-shot command against the database (starting the embedded one if needed). */
 async function oneShot(config: Config, log: Logger, fn: (url: string) => Promise<void>): Promise<void> {
@@ -78,8 +69,17 @@ async function main(argv: string[]): Promise<number> {
       })
       return 0
     case 'createsuperuser': {
-      const email = values.email ?? config.admin?.email ?? (process.stdin.isTTY ? await prompt('E-mail: ') : '')
-      const password = values.password ?? config.admin?.password ?? (process.stdin.isTTY ? await prompt('Password: ') : '')
+      const tty = Boolean(process.stdin.isTTY)
+      const email = values.email ?? config.admin?.email ?? (tty ? await ask('E-mail: ') : '')
+      let password = values.password ?? config.admin?.password ?? ''
+      if (!password && tty) {
+        // Typed, not echoed, and typed twice (as Django's createsuperuser), since it cannot be seen.
+        password = await askHidden('Password: ')
+        if (password && (await askHidden('Password (again): ')) !== password) {
+          console.error('createsuperuser: the two passwords do not match')
+          return 2
+        }
+      }
       if (!email || !password) {
         console.error('createsuperuser: --email and --password (or ADMIN_EMAIL and ADMIN_PASSWORD) are required')
         return 2

@@ -15,6 +15,8 @@ const Profile = Type.Union([Type.Literal('development'), Type.Literal('productio
 const Role = Type.Union([Type.Literal('api'), Type.Literal('worker'), Type.Literal('all')])
 const LogLevel = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))
 const Verification = Type.Union([Type.Literal('none'), Type.Literal('optional'), Type.Literal('mandatory')])
+/** smtp: send through SMTP_URL; log: write each message's recipient and subject to the log, send nothing. */
+const EmailBackend = Type.Union([Type.Literal('smtp'), Type.Literal('log')])
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 const Seconds = Type.Number({ exclusiveMinimum: 0 })
 const Bool = Type.Boolean()
@@ -47,6 +49,7 @@ const EnvSchema = Type.Object({
   JOB_HEARTBEAT_SECONDS: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600 })),
   JOB_CANCEL_GRACE_SECONDS: Type.Optional(Seconds),
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  EMAIL_BACKEND: Type.Optional(EmailBackend),
   DEFAULT_FROM_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
   MEDIA_ROOT: Type.Optional(Type.String({ minLength: 1 })),
   LOG_LEVEL: Type.Optional(LogLevel),
@@ -115,6 +118,8 @@ export interface Config {
   /** How long a cancelled job's thread may take to stop on its own before it is terminated. */
   jobCancelGraceSeconds: number
   smtpUrl: string | null
+  /** smtp (SMTP_URL set) or log; production needs SMTP_URL unless EMAIL_BACKEND=log is chosen. */
+  emailBackend: Static<typeof EmailBackend>
   defaultFromEmail: string
   mediaRoot: string
   logLevel: Static<typeof LogLevel>
@@ -124,7 +129,10 @@ export interface Config {
   tokenTtlSeconds: number
   emailVerification: Static<typeof Verification>
   allowRegistration: boolean
-  frontendUrl: string | null
+  /** Base of every link in e-mails (no trailing slash): FRONTEND_URL, else this server's HOST:PORT outside production. */
+  frontendUrl: string
+  /** FRONTEND_URL was given (else frontendUrl is this server's own HOST:PORT). */
+  frontendUrlConfigured: boolean
   /** How often pg-boss looks for due cron ticks (its cronMonitorIntervalSeconds). */
   schedulerIntervalSeconds: number
   /** Requests, results and files older than this are deleted by the retention schedule. */
@@ -224,8 +232,17 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
     if (!e.SECRET_KEY) problems.push('SECRET_KEY: required in production')
     else if (secretKey === DEVELOPMENT_SECRET_KEY) problems.push('SECRET_KEY: the development default is refused in production')
     else if (secretKey.length < 32) problems.push('SECRET_KEY: must be at least 32 characters in production')
-    if (!e.ALLOWED_HOSTS) problems.push('ALLOWED_HOSTS: required in production (comma-separated host names, or *)')
+    if (!e.ALLOWED_HOSTS) problems.push('ALLOWED_HOSTS: required in production (comma-separated host names)')
+    else if (e.ALLOWED_HOSTS.split(',').some((h) => h.trim() === '*')) {
+      problems.push('ALLOWED_HOSTS: * is refused in production (a forged Host header must not reach the app): list the host names')
+    }
+    // Links in e-mails (password reset, verification) must never come from a request's Host header.
+    if (!e.FRONTEND_URL) problems.push('FRONTEND_URL: required in production (the public URL of the web client, the base of links in e-mails)')
+    if (!e.SMTP_URL && e.EMAIL_BACKEND !== 'log') {
+      problems.push('SMTP_URL: required in production to send e-mail (or set EMAIL_BACKEND=log to only log each message\'s recipient and subject)')
+    }
   }
+  if (e.EMAIL_BACKEND === 'smtp' && !e.SMTP_URL) problems.push('SMTP_URL: required when EMAIL_BACKEND=smtp')
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined) && !problems.some((p) => p.startsWith('ADMIN_'))) {
     problems.push(`${e.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL'}: required when ${e.ADMIN_EMAIL ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'} is set`)
   }
@@ -256,6 +273,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
     jobHeartbeatSeconds: e.JOB_HEARTBEAT_SECONDS ?? 30,
     jobCancelGraceSeconds: e.JOB_CANCEL_GRACE_SECONDS ?? 5,
     smtpUrl: e.SMTP_URL ?? null,
+    emailBackend: e.EMAIL_BACKEND ?? (e.SMTP_URL ? 'smtp' : 'log'),
     defaultFromEmail: e.DEFAULT_FROM_EMAIL ?? 'Conveyor <noreply@localhost>',
     mediaRoot: resolve(e.MEDIA_ROOT ?? '.data/media'),
     logLevel: e.LOG_LEVEL ?? (profile === 'test' ? 'silent' : 'info'),
@@ -265,7 +283,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
     tokenTtlSeconds: Math.round((e.TOKEN_TTL_HOURS ?? 24 * 14) * 3600),
     emailVerification: e.ACCOUNT_EMAIL_VERIFICATION ?? 'optional',
     allowRegistration: e.ALLOW_REGISTRATION ?? true,
-    frontendUrl: e.FRONTEND_URL ?? null,
+    frontendUrl: (e.FRONTEND_URL ?? localUrl(e.HOST ?? '127.0.0.1', e.PORT ?? 8000)).replace(/\/+$/, ''),
+    frontendUrlConfigured: e.FRONTEND_URL !== undefined,
     schedulerIntervalSeconds: e.SCHEDULER_INTERVAL_SECONDS ?? 30,
     retentionDays: e.RETENTION_DAYS ?? 30,
     authCacheSeconds: e.AUTH_CACHE_SECONDS ?? 30,
@@ -324,6 +343,12 @@ function readOidcProviders(list: string | undefined, rawEnv: Record<string, stri
     providers.push({ id, name, issuer: issuer!, clientId: clientId!, clientSecret: clientSecret! })
   }
   return providers
+}
+
+/** This server's own address, for links outside production: a wildcard bind address means this machine. */
+function localUrl(host: string, port: number): string {
+  const name = ['0.0.0.0', '::', '[::]'].includes(host) ? 'localhost' : host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+  return `http://${name}:${port}`
 }
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const

@@ -1,6 +1,7 @@
 // Test helpers: build the real app on its own database (cloned from the migrated template).
 import type { Test } from 'tap'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import type { DestinationStream } from 'pino'
 import { buildApp } from '../server/app.ts'
 import { loadConfig, projectRoot, type Config } from '../server/config.ts'
 import { createLogger } from '../server/logger.ts'
@@ -35,7 +36,9 @@ export async function testDatabase(t: Test): Promise<{ name: string; url: string
 }
 
 export function testConfig(url: string, env: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', DATABASE_URL: url, WORKER_THREADS: '2', ...env }, projectRoot)
+  // Small pools: several test files, each with one or two instances, share one server (100
+  // connections by default); a test that needs more says so.
+  return loadConfig({ NODE_ENV: 'test', DATABASE_URL: url, WORKER_THREADS: '2', DATABASE_POOL_SIZE: '6', ...env }, projectRoot)
 }
 
 export interface Built {
@@ -54,13 +57,15 @@ export interface BuildOptions {
   routes?: (app: FastifyInstance) => void
   /** Also start the job engine (worker threads) on the same services. */
   engine?: boolean
+  /** Where the app's log lines go (e.g. to capture them), instead of stdout. */
+  logTo?: DestinationStream
 }
 
 /** Builds the real app (real PostgreSQL, real pg-boss) and closes it when the test ends. */
 export async function build(t: Test, options: BuildOptions = {}): Promise<Built> {
   const { url } = await testDatabase(t)
   const config = testConfig(url, options.env)
-  const services = await openServices(config, createLogger(config), url)
+  const services = await openServices(config, createLogger(config, options.logTo), url)
   const app = await buildApp(services)
   options.routes?.(app)
   await app.ready()

@@ -12,8 +12,10 @@ export interface ThrottleRule {
   rate: Rate
 }
 
-const active = (rules: ThrottleRule[]) => rules.filter((r) => r.rate.limit > 0 && r.subject !== '')
 const keyOf = (r: ThrottleRule) => `${r.scope}:${r.subject.toLowerCase()}`
+// In key order: two statements upserting the same rows lock them in the same order (no deadlock).
+const active = (rules: ThrottleRule[]) =>
+  rules.filter((r) => r.rate.limit > 0 && r.subject !== '').sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1))
 
 function values(rules: ThrottleRule[]) {
   return sql.join(rules.map((r) => sql`(${keyOf(r)}::text, ${r.rate.seconds}::int, ${r.rate.limit}::int)`))
@@ -21,14 +23,17 @@ function values(rules: ThrottleRule[]) {
 
 interface Count { key: string; hits: number; lim: number; retry_after: number }
 
-function retryAfter(rows: Count[], strictlyOver: boolean): number | null {
-  const over = rows.filter((r) => (strictlyOver ? r.hits > r.lim : r.hits >= r.lim))
+function retryAfter(rows: Count[]): number | null {
+  const over = rows.filter((r) => r.hits > r.lim)
   return over.length === 0 ? null : Math.max(...over.map((r) => Number(r.retry_after)))
 }
 
 /**
- * Counts one event against every rule; returns the seconds to wait when a rule is now over its
- * limit, else null. Atomic under concurrency (INSERT ... ON CONFLICT DO UPDATE).
+ * Counts one event against every rule and decides on the counted value, in one statement: returns
+ * the seconds to wait when a rule is now over its limit, else null. Atomic under concurrency and
+ * across instances (INSERT ... ON CONFLICT DO UPDATE ... RETURNING): of N simultaneous attempts
+ * against a limit L, exactly L get null. Never check first and count afterwards: every attempt
+ * in flight between the check and the count would pass.
  */
 export async function hit(db: Executor, rules: ThrottleRule[]): Promise<number | null> {
   const list = active(rules)
@@ -44,19 +49,19 @@ export async function hit(db: Executor, rules: ThrottleRule[]): Promise<number |
     )
     SELECT up.key, up.hits, w.lim, ceil(extract(epoch FROM up.expires_at - now()))::int AS retry_after
     FROM up JOIN w USING (key)`.execute(db)
-  return retryAfter(rows, true)
+  return retryAfter(rows)
 }
 
-/** Seconds to wait when a rule has already reached its limit in the current window, else null. Counts nothing. */
-export async function peek(db: Executor, rules: ThrottleRule[]): Promise<number | null> {
+/**
+ * Takes back one event counted by hit() (a login that turned out right must not count as a failure
+ * of its client). Only the current window's row, never below zero.
+ */
+export async function refund(db: Executor, rules: ThrottleRule[]): Promise<void> {
   const list = active(rules)
-  if (list.length === 0) return null
-  const { rows } = await sql<Count>`
-    WITH v(key, seconds, lim) AS (VALUES ${values(list)})
-    SELECT t.key, t.hits, v.lim, ceil(extract(epoch FROM t.expires_at - now()))::int AS retry_after
-    FROM auth_throttles t JOIN v USING (key)
-    WHERE t.window_start <= now() AND t.expires_at > now()`.execute(db)
-  return retryAfter(rows, false)
+  if (list.length === 0) return
+  await sql`
+    UPDATE auth_throttles SET hits = greatest(hits - 1, 0)
+    WHERE key IN (${sql.join(list.map(keyOf))}) AND window_start <= now() AND expires_at > now()`.execute(db)
 }
 
 /** Forgets the counters of these rules (a successful login clears its address's failures). */
@@ -66,14 +71,8 @@ export async function reset(db: Executor, rules: ThrottleRule[]): Promise<void> 
   await db.deleteFrom('auth_throttles').where('key', 'in', list.map(keyOf)).execute()
 }
 
-/** hit() that throws the 429 itself. */
+/** hit() that throws the 429 itself: call it before the work it limits. */
 export async function enforce(db: Executor, rules: ThrottleRule[]): Promise<void> {
   const wait = await hit(db, rules)
-  if (wait !== null) throw throttled(wait)
-}
-
-/** peek() that throws the 429 itself. */
-export async function ensureNotThrottled(db: Executor, rules: ThrottleRule[]): Promise<void> {
-  const wait = await peek(db, rules)
   if (wait !== null) throw throttled(wait)
 }

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
 import { countRequests, listRequests, resultOf } from '../../worker/index.ts'
+import { notFound } from '../http/errors.ts'
 import { pageBody, resolvePage } from '../http/pagination.ts'
 import { FeatureInfoSchema, type FeatureInfo } from '../schemas/features.ts'
 import { PageQuery, PageSchema } from '../schemas/pagination.ts'
@@ -12,12 +13,16 @@ import createRoute from './routes/create.ts'
 import downloadRoutes from './routes/downloads.ts'
 import eventRoutes from './routes/events.ts'
 import requestRoutes from './routes/requests.ts'
+import { FIELD_SIZE, MAX_FIELDS } from './uploads.ts'
 
 const jobs: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db, features } = app
 
-  // Only these routes take multipart bodies; the upload limit applies per file, streamed.
-  await app.register(multipart, { limits: { fileSize: config.uploadLimit } })
+  // Only these routes take multipart bodies; the upload limit applies per file, streamed. Fields
+  // are held in memory: few and small by default (readMultipart also bounds their total).
+  await app.register(multipart, {
+    limits: { fileSize: config.uploadLimit, files: 1, fields: MAX_FIELDS, fieldSize: Math.min(FIELD_SIZE, config.bodyLimit) },
+  })
 
   app.get('/api/v1/features/', {
     onRequest: app.authenticate,
@@ -48,10 +53,18 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
 
   for (const feature of features) {
     const prefix = `/api/v1/${feature.name}`
-    await app.register(createRoute, { feature, prefix })
-    await app.register(requestRoutes, { feature, prefix })
-    await app.register(downloadRoutes, { feature, prefix })
-    await app.register(eventRoutes, { feature, prefix })
+    await app.register(async (scope) => {
+      // A system feature (maintenance) is staff's: to anyone else none of its routes exist.
+      if (feature.system) {
+        scope.addHook('preHandler', async (request) => {
+          if (!request.user?.is_staff) throw notFound()
+        })
+      }
+      await scope.register(createRoute, { feature, prefix })
+      await scope.register(requestRoutes, { feature, prefix })
+      await scope.register(downloadRoutes, { feature, prefix })
+      await scope.register(eventRoutes, { feature, prefix })
+    })
   }
 }
 

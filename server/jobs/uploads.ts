@@ -7,9 +7,11 @@ import path from 'node:path'
 import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyRequest } from 'fastify'
+import type { MultipartFile } from '@fastify/multipart'
 import type { UploadInfo } from '../../db/types.ts'
 import { inputDir, safeFileName, type Feature } from '../../worker/index.ts'
-import { payloadTooLarge, validationFailed } from '../http/errors.ts'
+import { HttpError, payloadTooLarge, validationFailed } from '../http/errors.ts'
+import { inputProblems } from '../http/input-safety.ts'
 
 /** Passes bytes through while checking they are UTF-8 text; after the first bad byte it only drains. */
 class TextCheck extends Transform {
@@ -39,25 +41,60 @@ class TextCheck extends Transform {
   }
 }
 
+/** Form fields beside the file: at most this many, each at most FIELD_SIZE, all together at most the JSON body limit. */
+export const MAX_FIELDS = 50
+export const FIELD_SIZE = 1024 * 1024
+
+/**
+ * The parser's own complaints (no boundary, a boundary too long, a form cut short) are plain Errors
+ * with no code: the client's fault, a 400. Ours carry a status; the file system's an errno code.
+ */
+function isMalformedForm(err: unknown): err is Error {
+  if (!(err instanceof Error) || err instanceof HttpError) return false
+  const { code, statusCode } = err as { code?: unknown; statusCode?: unknown }
+  return code === undefined && statusCode === undefined
+}
+
 export interface MultipartCreate {
   fields: Record<string, unknown>
   upload: UploadInfo | null
 }
 
-/** Reads a multipart create into `fields` and, if present, the `file` part at MEDIA_ROOT/<id>/input/. */
-export async function readMultipart(request: FastifyRequest, feature: Feature, id: string, mediaRoot: string, limit: number): Promise<MultipartCreate> {
+/**
+ * Reads a multipart create into `fields` and, if present, the `file` part at MEDIA_ROOT/<id>/input/.
+ * The fields are held in memory, so they are bounded like a JSON body is (`bodyLimit` in all).
+ */
+export async function readMultipart(request: FastifyRequest, feature: Feature, id: string, mediaRoot: string, limit: number, bodyLimit: number): Promise<MultipartCreate> {
   const declared = Number(request.headers['content-length'])
   // Refuse an upload that announces it is too big before reading a byte of it.
   if (Number.isFinite(declared) && declared > limit + 1024 * 1024) throw payloadTooLarge()
   const fields: Record<string, unknown> = {}
   const errors: Record<string, string[]> = {}
   let upload: UploadInfo | null = null
-  const parts = request.parts({ limits: { fileSize: limit, files: 1, fields: 100, fieldSize: 1024 * 1024 } })
-  for await (const part of parts) {
-    if (part.type === 'field') {
-      fields[part.fieldname] = part.value
-      continue
+  const fieldSize = Math.min(FIELD_SIZE, bodyLimit)
+  let fieldBytes = 0
+  try {
+    const parts = request.parts({ limits: { fileSize: limit, files: 1, fields: MAX_FIELDS, fieldSize } })
+    for await (const part of parts) {
+      if (part.type === 'field') {
+        // busboy cuts a value at fieldSize and says so: a cut value is never taken as input.
+        if (part.valueTruncated) throw payloadTooLarge()
+        fieldBytes += Buffer.byteLength(part.fieldname) + Buffer.byteLength(typeof part.value === 'string' ? part.value : JSON.stringify(part.value) ?? '')
+        if (fieldBytes > bodyLimit) throw payloadTooLarge()
+        fields[part.fieldname] = part.value
+        continue
+      }
+      await readFilePart(part)
     }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'FST_FIELDS_LIMIT') throw new HttpError(413, { detail: `Too many form fields: at most ${MAX_FIELDS}.` })
+    throw isMalformedForm(err) ? new HttpError(400, { detail: `Multipart form parse error - ${(err as Error).message}` }) : err
+  }
+  Object.assign(errors, inputProblems(fields) ?? {})
+  if (Object.keys(errors).length > 0) throw validationFailed(errors)
+  return { fields, upload }
+
+  async function readFilePart(part: MultipartFile): Promise<void> {
     const accept = feature.file
     const name = safeFileName(part.filename)
     const ext = path.extname(name).toLowerCase()
@@ -71,7 +108,7 @@ export async function readMultipart(request: FastifyRequest, feature: Feature, i
     if (problem || !accept) {
       errors[part.fieldname] = [problem!]
       part.file.resume() // drain: busboy hands over the next part only after this one is read
-      continue
+      return
     }
     const dir = inputDir(mediaRoot, id)
     await mkdir(dir, { recursive: true })
@@ -89,6 +126,4 @@ export async function readMultipart(request: FastifyRequest, feature: Feature, i
     else upload = { name, size, content_type: type }
     if (!upload) await rm(target, { force: true })
   }
-  if (Object.keys(errors).length > 0) throw validationFailed(errors)
-  return { fields, upload }
 }

@@ -1,5 +1,6 @@
-// Outgoing e-mail: SMTP through nodemailer when SMTP_URL is set; otherwise (development, tests
-// without a sink) each message is written to the log instead of being sent.
+// Outgoing e-mail: SMTP through nodemailer (EMAIL_BACKEND smtp, SMTP_URL set), or the log backend,
+// which sends nothing. The log backend prints a message's text (its links, with their tokens) only
+// in development, where it stands in for a mailbox; in production it logs recipient and subject only.
 import fp from 'fastify-plugin'
 import nodemailer, { type Transporter } from 'nodemailer'
 import type { FastifyBaseLogger } from 'fastify'
@@ -28,17 +29,21 @@ declare module 'fastify' {
   }
 }
 
-export function createMailer(config: Pick<Config, 'smtpUrl' | 'defaultFromEmail'>, log: FastifyBaseLogger): Mailer & { close(): Promise<void> } {
-  const transport: Transporter = config.smtpUrl
-    ? nodemailer.createTransport(config.smtpUrl)
-    : nodemailer.createTransport({ jsonTransport: true })
+export type MailerConfig = Pick<Config, 'env' | 'emailBackend' | 'smtpUrl' | 'defaultFromEmail'>
+
+export function createMailer(config: MailerConfig, log: FastifyBaseLogger): Mailer & { close(): Promise<void> } {
+  const smtp = config.emailBackend === 'smtp' && config.smtpUrl ? config.smtpUrl : null
+  const transport: Transporter = smtp ? nodemailer.createTransport(smtp) : nodemailer.createTransport({ jsonTransport: true })
+  // Only a developer's own machine may see the links (and so the tokens) a message carries.
+  const showText = config.env === 'development'
   const pending = new Set<Promise<void>>()
 
   async function deliver(mail: Mail): Promise<void> {
     try {
       const info = await transport.sendMail({ from: config.defaultFromEmail, ...mail })
-      if (config.smtpUrl) log.info({ mail: { to: mail.to, subject: mail.subject, id: info.messageId } }, 'e-mail sent')
-      else log.info({ mail: { to: mail.to, subject: mail.subject } }, `e-mail (not sent: SMTP_URL is not set)\n${mail.text}`)
+      if (smtp) log.info({ mail: { to: mail.to, subject: mail.subject, id: info.messageId } }, 'e-mail sent')
+      else if (showText) log.info({ mail: { to: mail.to, subject: mail.subject } }, `e-mail (not sent: log backend)\n${mail.text}`)
+      else log.info({ mail: { to: mail.to, subject: mail.subject } }, 'e-mail not sent (log backend): its text is not logged')
     } catch (err) {
       log.error({ err, mail: { to: mail.to, subject: mail.subject } }, 'e-mail could not be sent')
     }

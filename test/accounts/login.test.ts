@@ -3,6 +3,7 @@ import t from 'tap'
 import { argon2Sync, createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { ARGON2_PARAMS, needsRehash } from '../../server/accounts/passwords.ts'
 import { findUserByEmail, setPasswordHash, updateUser } from '../../server/accounts/users.ts'
+import { makeResetToken, toBase36 } from '../../server/accounts/signing.ts'
 import { api, build, userWithToken } from '../helper.ts'
 import { AUTH, GOOD_PASSWORD, bearer, login, me } from './support.ts'
 
@@ -11,6 +12,11 @@ const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64ur
 function signJwt(payload: Record<string, unknown>, secret: string, header: Record<string, unknown> = { alg: 'HS256', typ: 'JWT' }): string {
   const unsigned = `${b64url(header)}.${b64url(payload)}`
   return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`
+}
+/** An HMAC-signed JWT under any `alg` header: for keys a verifier must refuse although the secret is right. */
+function signJwtWith(hash: string, alg: string, payload: Record<string, unknown>, secret: string): string {
+  const unsigned = `${b64url({ alg, typ: 'JWT' })}.${b64url(payload)}`
+  return `${unsigned}.${createHmac(hash, secret).update(unsigned).digest('base64url')}`
 }
 
 t.test('login returns the key and the user, and sets the cookie; the e-mail is case-insensitive', async (t) => {
@@ -175,14 +181,55 @@ t.test('a tampered, wrongly-signed, unsigned, expired or orphaned JWT is "Invali
     'no session behind it': signJwt({ sid: randomUUID(), sub: String(user.id), iat: now, exp: now + 3600 }, built.config.secretKey),
     'session of another user': signJwt({ ...claims, sub: String(other.user.id) }, built.config.secretKey),
     'not a uuid': signJwt({ sid: "x' OR 1=1 --", sub: String(user.id), iat: now, exp: now + 3600 }, built.config.secretKey),
+    'alg None': `${b64url({ alg: 'None', typ: 'JWT' })}.${payload}.`,
+    'alg NONE with the old signature': `${b64url({ alg: 'NONE', typ: 'JWT' })}.${payload}.${signature}`,
+    'HS512 with the right secret': signJwtWith('sha512', 'HS512', claims, built.config.secretKey),
+    'RS256 header, HMAC-signed with the secret (algorithm confusion)': signJwtWith('sha256', 'RS256', claims, built.config.secretKey),
+    'kid naming an empty key, signed with it': signJwt(claims, '', { alg: 'HS256', typ: 'JWT', kid: '../../../dev/null' }),
+    'not yet valid': signJwt({ ...claims, nbf: now + 3600 }, built.config.secretKey),
+    'empty signature': `${header}.${payload}.`,
   }
   for (const [what, key] of Object.entries(keys)) {
     const res = await me(built.app, bearer(key))
     t.equal(res.statusCode, 401, what)
     t.same(res.data, { detail: 'Invalid token.' }, what)
   }
+  for (const [what, key] of Object.entries(keys)) {
+    const res = await me(built.app, { cookie: `conveyor_token=${key}` })
+    t.same([res.statusCode, res.data], [401, { detail: 'Invalid token.' }], `${what}, in the cookie`)
+  }
   t.equal((await me(built.app, bearer(token))).statusCode, 200, 'the real key still works')
   t.equal((await me(built.app, { authorization: `Basic ${token}` })).statusCode, 401, 'an unknown scheme')
+})
+
+t.test('keys from before a password change or reset, or of a deactivated user, are "Invalid token."', async (t) => {
+  const built = await build(t, { env: { SMTP_URL: 'smtp://127.0.0.1:1' } })
+  const { user } = await userWithToken(built, { email: 'moved@example.com', password: GOOD_PASSWORD })
+  const stolen = (await login(built.app, 'moved@example.com', GOOD_PASSWORD)).data.key
+  const current = (await login(built.app, 'moved@example.com', GOOD_PASSWORD)).data.key
+  t.equal((await me(built.app, bearer(stolen))).statusCode, 200, 'both keys work (and are cached)')
+  const changed = await api(built.app, {
+    method: 'POST', url: `${AUTH}/password/change/`, headers: bearer(current),
+    payload: { old_password: GOOD_PASSWORD, new_password1: 'a brand new passphrase', new_password2: 'a brand new passphrase' },
+  })
+  t.equal(changed.statusCode, 200)
+  t.same((await me(built.app, bearer(stolen))).data, { detail: 'Invalid token.' }, 'a key from before the change')
+  t.equal((await me(built.app, bearer(current))).statusCode, 200, 'the changing session stays')
+
+  const found = (await findUserByEmail(built.app.db, 'moved@example.com'))!
+  const token = makeResetToken(built.config.secretKey, found)
+  const reset = await api(built.app, {
+    method: 'POST', url: `${AUTH}/password/reset/confirm/`,
+    payload: { uid: toBase36(user.id), token, new_password1: 'yet another passphrase', new_password2: 'yet another passphrase' },
+  })
+  t.equal(reset.statusCode, 200)
+  t.same((await me(built.app, bearer(current))).data, { detail: 'Invalid token.' }, 'every key from before a reset')
+
+  const fresh = (await login(built.app, 'moved@example.com', 'yet another passphrase')).data.key
+  t.equal((await me(built.app, bearer(fresh))).statusCode, 200)
+  await updateUser(built.app.db, user.id, { is_active: false })
+  built.app.sessionCache.forget({ users: [user.id] })
+  t.same((await me(built.app, bearer(fresh))).data, { detail: 'Invalid token.' }, 'a deactivated user\'s key')
 })
 
 t.test('an expired session is refused even when the JWT is still valid', async (t) => {

@@ -10,7 +10,7 @@ type App = Parameters<typeof api>[0]
 
 const change = (app: App, headers: Record<string, string>, body: Record<string, unknown>) =>
   api(app, { method: 'POST', url: `${AUTH}/password/change/`, headers, payload: body })
-const requestReset = (app: App, email: string) => api(app, { method: 'POST', url: `${AUTH}/password/reset/`, payload: { email } })
+const requestReset = (app: App, email: string, headers: Record<string, string> = {}) => api(app, { method: 'POST', url: `${AUTH}/password/reset/`, payload: { email }, headers })
 const confirm = (app: App, body: Record<string, unknown>) => api(app, { method: 'POST', url: `${AUTH}/password/reset/confirm/`, payload: body })
 
 t.test('password change saves the new password, revokes the other sessions and keeps this one', async (t) => {
@@ -79,6 +79,19 @@ t.test('password reset always answers the same, and mails a link to /password-re
   const malformed = await requestReset(app, 'not an address')
   t.equal(malformed.statusCode, 400)
   t.same(malformed.data, { email: ['Enter a valid email address.'] })
+})
+
+t.test('a forged Host header cannot poison the reset link: links come from configuration only', async (t) => {
+  for (const env of [{ FRONTEND_URL: 'https://spa.example.org' }, { HOST: '127.0.0.1', PORT: '8123' }] as Record<string, string>[]) {
+    const built = await buildWithMail(t, env)
+    await userWithToken(built, { email: 'victim@example.com', password: GOOD_PASSWORD })
+    const forged = { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' }
+    t.equal((await requestReset(built.app, 'victim@example.com', forged)).statusCode, 200)
+    const mail = await built.sink.waitFor((m) => m.to.includes('victim@example.com'))
+    const link = linkIn(mail.text, '/password-reset/')
+    t.notMatch(link, /evil/, link)
+    t.ok(link.startsWith(env.FRONTEND_URL ?? 'http://127.0.0.1:8123/'), link)
+  }
 })
 
 t.test('reset confirm sets the password and revokes every session of the user', async (t) => {

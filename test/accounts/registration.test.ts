@@ -122,7 +122,7 @@ t.test('mandatory verification: 201 with a detail and no key; login refused unti
   t.same(wrong.data, { non_field_errors: ['Unable to log in with provided credentials.'] }, 'a wrong password says nothing about verification')
   const mail = await sink.waitFor((m) => m.to.includes('strict@example.com'))
   const key = linkIn(mail.text, '/verify-email/').split('/verify-email/')[1]!
-  t.match(linkIn(mail.text, '/verify-email/'), /^http:\/\/localhost:80\/verify-email\//, 'without FRONTEND_URL the link uses the request\'s origin')
+  t.match(linkIn(mail.text, '/verify-email/'), /^http:\/\/127\.0\.0\.1:8000\/verify-email\//, 'without FRONTEND_URL the link uses the configured HOST:PORT')
   t.equal((await verify(app, key)).statusCode, 200)
   t.equal((await login(app, 'strict@example.com', GOOD_PASSWORD)).statusCode, 200)
 })

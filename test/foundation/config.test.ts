@@ -44,16 +44,50 @@ t.test('booleans accept the usual spellings and nothing else', async (t) => {
   t.match(problemsOf({ ALLOW_REGISTRATION: 'maybe' }), [/^ALLOW_REGISTRATION: must be true or false/])
 })
 
-t.test('production requires an external database, a real SECRET_KEY and ALLOWED_HOSTS', async (t) => {
+const PRODUCTION = {
+  NODE_ENV: 'production', DATABASE_URL: 'postgres://h/d', SECRET_KEY: 'k'.repeat(40), ALLOWED_HOSTS: 'x.org',
+  FRONTEND_URL: 'https://x.org', SMTP_URL: 'smtp://mail.x.org:587',
+}
+
+t.test('production requires an external database, a real SECRET_KEY, ALLOWED_HOSTS, FRONTEND_URL and SMTP_URL', async (t) => {
   const problems = problemsOf({ NODE_ENV: 'production' })
   t.ok(problems.some((p) => p.startsWith('DATABASE_URL: required in production')))
   t.ok(problems.some((p) => p === 'SECRET_KEY: required in production'))
   t.ok(problems.some((p) => p.startsWith('ALLOWED_HOSTS: required in production')))
-  const devKey = problemsOf({ NODE_ENV: 'production', DATABASE_URL: 'postgres://h/d', SECRET_KEY: DEVELOPMENT_SECRET_KEY, ALLOWED_HOSTS: 'x.org' })
+  t.ok(problems.some((p) => p.startsWith('FRONTEND_URL: required in production')))
+  t.ok(problems.some((p) => p.startsWith('SMTP_URL: required in production')))
+  const devKey = problemsOf({ ...PRODUCTION, SECRET_KEY: DEVELOPMENT_SECRET_KEY })
   t.same(devKey, ['SECRET_KEY: the development default is refused in production'])
-  const ok = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://h/d', SECRET_KEY: 'k'.repeat(40), ALLOWED_HOSTS: 'x.org' })
+  const ok = loadConfig(PRODUCTION)
   t.equal(ok.host, '0.0.0.0')
   t.same(ok.allowedHosts, ['x.org'])
+  t.equal(ok.frontendUrl, 'https://x.org')
+  t.equal(ok.emailBackend, 'smtp')
+})
+
+t.test('production refuses ALLOWED_HOSTS=*, alone or in a list', async (t) => {
+  for (const hosts of ['*', 'x.org, *']) {
+    t.match(problemsOf({ ...PRODUCTION, ALLOWED_HOSTS: hosts }), [/^ALLOWED_HOSTS: \* is refused in production/], hosts)
+  }
+  t.same(loadConfig({ ALLOWED_HOSTS: '*' }).allowedHosts, ['*'], 'development may accept any host')
+})
+
+t.test('production without SMTP_URL starts only when EMAIL_BACKEND=log is chosen', async (t) => {
+  const { SMTP_URL: _, ...noSmtp } = PRODUCTION
+  t.match(problemsOf(noSmtp), [/^SMTP_URL: required in production .*EMAIL_BACKEND=log/])
+  t.equal(loadConfig({ ...noSmtp, EMAIL_BACKEND: 'log' }).emailBackend, 'log')
+  t.equal(loadConfig({ ...PRODUCTION, EMAIL_BACKEND: 'log' }).emailBackend, 'log', 'log chosen over a configured SMTP_URL')
+  t.same(problemsOf({ EMAIL_BACKEND: 'smtp' }), ['SMTP_URL: required when EMAIL_BACKEND=smtp'])
+  t.match(problemsOf({ EMAIL_BACKEND: 'pigeon' }), [/^EMAIL_BACKEND: must be one of smtp, log/])
+  t.equal(loadConfig({}).emailBackend, 'log', 'development without SMTP_URL logs its mail')
+})
+
+t.test('links come from FRONTEND_URL, else from HOST and PORT: never from a request', async (t) => {
+  t.equal(loadConfig({ FRONTEND_URL: 'https://app.example.org/' }).frontendUrl, 'https://app.example.org', 'no trailing slash')
+  t.equal(loadConfig({}).frontendUrl, 'http://127.0.0.1:8000')
+  t.equal(loadConfig({ HOST: '0.0.0.0', PORT: '3000' }).frontendUrl, 'http://localhost:3000', 'a wildcard bind address is this machine')
+  t.equal(loadConfig({ NODE_ENV: 'test', DATABASE_URL: 'postgres://h/d', HOST: 'dev.local' }).frontendUrl, 'http://dev.local:8000')
+  t.match(problemsOf({ FRONTEND_URL: 'javascript:alert(1)' }), [/^FRONTEND_URL: must be a value matching/])
 })
 
 t.test('ADMIN_EMAIL and ADMIN_PASSWORD come together', async (t) => {

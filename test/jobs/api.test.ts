@@ -53,6 +53,33 @@ t.test('uploads: streamed to disk, checked for size, extension and text content'
   t.equal(rows.length, 1, 'only the valid upload created a request')
 })
 
+t.test('multipart fields beside the file are bounded: their number, each one\'s size and their total', async (t) => {
+  // BODY_LIMIT_MB 0.05: the fields of a form may hold no more than a JSON body (about 51 KiB here).
+  const built = await buildJobs(t, { env: { BODY_LIMIT_MB: '0.05' } })
+  const c = await client(built)
+  const post = (fields: Record<string, string>, file?: Parameters<typeof multipart>[1]) => {
+    const body = multipart(fields, file)
+    return c.call('POST', '/api/v1/text-stats/create/', body.payload, body.headers)
+  }
+  const many = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`f${i}`, 'x']))
+  const tooMany = await post({ text: 'hello', ...many })
+  t.equal(tooMany.statusCode, 413)
+  t.same(tooMany.data, { detail: 'Too many form fields: at most 50.' })
+  const oneTooBig = await post({ text: 'x'.repeat(60_000) })
+  t.equal(oneTooBig.statusCode, 413, 'a field past the limit is refused, never cut and used')
+  t.same(oneTooBig.data, { detail: 'Request body is too large.' })
+  const together = await post({ text: 'x'.repeat(20_000), a: 'y'.repeat(20_000), b: 'z'.repeat(20_000) })
+  t.equal(together.statusCode, 413, 'fields within the size each, past the body limit together')
+  const withFile = await post({ a: 'y'.repeat(30_000), b: 'z'.repeat(30_000) }, { name: 'x.txt', content: 'words' })
+  t.equal(withFile.statusCode, 413, 'the same beside a file')
+  const fine = await post({ text: 'x '.repeat(10_000), note: 'y'.repeat(20_000) })
+  t.equal(fine.statusCode, 202, 'within every limit')
+  const rows = await built.services.db.selectFrom('processing_requests').select('id').execute()
+  t.equal(rows.length, 1, 'only the request within the limits was created')
+  const { readdir } = await import('node:fs/promises')
+  t.same((await readdir(built.media)).filter((d) => d !== rows[0]!.id), [], 'no folder left by the refused uploads')
+})
+
 t.test('csv-profile streams a CSV with quoted fields into a column profile and a report file', async (t) => {
   const built = await buildJobs(t, { engine: true })
   const c = await client(built)

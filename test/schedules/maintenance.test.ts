@@ -1,6 +1,7 @@
 // The built-in maintenance schedules: created at setup, editable, and their runs are ordinary
 // requests (run by the engine, visible to staff in the job list).
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, utimes, writeFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
@@ -102,4 +103,35 @@ t.test('purging deletes finished requests past the retention with their files, a
   t.ok(keep.every((id) => existsSync(path.join(built.media, id))), 'the others keep theirs')
   const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM processing_results`.execute(db)
   t.ok(rows[0]!.n >= 1, 'the purge stored its own result')
+})
+
+t.test('purging removes upload folders no request owns once they are quiet, and nothing else', async (t) => {
+  const built = await buildJobs(t, { engine: true })
+  const { db } = built.services
+  const admin = await userWithToken(built, { isStaff: true })
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600_000)
+  const folder = async (name: string, old: boolean) => {
+    const dir = path.join(built.media, name)
+    await mkdir(path.join(dir, 'input'), { recursive: true })
+    await writeFile(path.join(dir, 'input', 'upload.txt'), 'left behind')
+    if (old) for (const p of [path.join(dir, 'input', 'upload.txt'), path.join(dir, 'input'), dir]) await utimes(p, twoHoursAgo, twoHoursAgo)
+    return dir
+  }
+  // A crash between the upload and the insert: a folder named like a request id, with no row.
+  const orphan = await folder(randomUUID(), true)
+  const streaming = await folder(randomUUID(), false) // an upload still arriving, or a create about to commit
+  const owned = await db.insertInto('processing_requests').values({
+    owner_id: admin.user.id, feature: 'text-stats', input: '{"text":"x"}', status: 'pending',
+  }).returning('id').executeTakeFirstOrThrow()
+  const ownedDir = await folder(owned.id, true)
+  const other = await folder('not-a-request-folder', true)
+  const run = await api(built.app, { method: 'POST', url: '/api/v1/purge-old-requests/create/', headers: admin.headers, payload: { older_than_days: 30 } })
+  const done = await until(() => api(built.app, { method: 'GET', url: `/api/v1/purge-old-requests/status/${run.data.id}/`, headers: admin.headers }), (r) => ['completed', 'failed'].includes(r.data.status))
+  t.equal(done.data.status, 'completed', done.data.error_message ?? '')
+  const results = await api(built.app, { method: 'GET', url: `/api/v1/purge-old-requests/results/${run.data.id}/`, headers: admin.headers })
+  t.equal(results.data.data.deleted_orphan_folders, 1)
+  t.notOk(existsSync(orphan), 'the quiet orphan is gone')
+  t.ok(existsSync(streaming), 'a folder changed within the hour stays')
+  t.ok(existsSync(ownedDir), "a request's folder stays")
+  t.ok(existsSync(other), 'a folder not named like a request stays')
 })

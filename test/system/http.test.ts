@@ -64,6 +64,29 @@ t.test('malformed JSON is a 400 "JSON parse error"', async (t) => {
   t.match(res.data.detail, /^JSON parse error - /)
 })
 
+t.test('a JSON body with a __proto__ or constructor.prototype key is refused (prototype poisoning)', async (t) => {
+  const built = await build(t, { routes: (app) => app.post('/api/v1/test-echo/', async (req) => ({ body: req.body, polluted: ({} as any).polluted ?? null })) })
+  const post = (payload: string) => api(built.app, { method: 'POST', url: '/api/v1/test-echo/', headers: { 'content-type': 'application/json' }, payload })
+  const poisoned = [
+    '{"__proto__": {"polluted": "yes"}}',
+    '{"a": 1, "nested": [{"__proto__": {"is_staff": true}}]}',
+    '{"\\u005f_proto__": {"polluted": "yes"}}',
+    '{"constructor": {"prototype": {"polluted": "yes"}}}',
+    '{"deep": {"constructor": {"prototype": {"polluted": "yes"}}}}',
+  ]
+  for (const payload of poisoned) {
+    const res = await post(payload)
+    t.equal(res.statusCode, 400, payload)
+    t.same(res.data, { detail: 'JSON parse error - Object contains forbidden prototype property' }, payload)
+  }
+  t.equal(({} as any).polluted, undefined, 'no prototype was touched')
+  const fine = await post('{"constructor": "a string is fine", "proto": 1}')
+  t.equal(fine.statusCode, 200)
+  t.same(fine.data, { body: { constructor: 'a string is fine', proto: 1 }, polluted: null })
+  t.same((await post('  ')).data, { body: {}, polluted: null }, 'an empty body is still {}')
+  t.match((await post('{"a": ')).data, { detail: /^JSON parse error - / }, 'bad JSON keeps its message')
+})
+
 t.test('unsupported media type is 415; too large a body is 413', async (t) => {
   const built = await build(t, { env: { BODY_LIMIT_MB: '0.001' }, routes: (app) => app.post('/api/v1/test-echo/', async (req) => req.body) })
   const res = await api(built.app, { method: 'POST', url: '/api/v1/test-echo/', headers: { 'content-type': 'text/csv' }, payload: 'a,b' })

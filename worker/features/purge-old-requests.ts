@@ -1,17 +1,21 @@
 // purge-old-requests (system): deletes finished requests older than the retention, with their
 // results and files. Run daily by a built-in schedule (its input holds the retention, so staff can
 // change it at run time). Batched, cancellable, and safe to rerun: files go first, then the rows,
-// so an interrupted run leaves rows to find again rather than orphaned files.
+// so an interrupted run leaves rows to find again rather than orphaned files. It also removes upload
+// folders no request owns (a crash between an upload and its row), once quiet for an hour.
 import { Type } from '@sinclair/typebox'
 import { sql } from 'kysely'
 import { defineFeature, JobError, removeRequestFiles } from './api.ts'
+import { removeOrphanFolders } from './lib/orphan-folders.ts'
 
 const BATCH = 200
+/** An upload folder without a row is an orphan once nothing in it changed for this long. */
+const ORPHAN_QUIET_MINUTES = 60
 
 export default defineFeature({
   name: 'purge-old-requests',
   title: 'Purge old requests',
-  description: 'Maintenance: deletes completed, failed and cancelled requests finished more than `older_than_days` days ago, with their results and files.',
+  description: 'Maintenance: deletes completed, failed and cancelled requests finished more than `older_than_days` days ago, with their results and files, and upload folders that no request owns.',
   system: true,
   input: Type.Object({
     older_than_days: Type.Integer({ minimum: 1, maximum: 36_500, default: 30, description: 'retention in days' }),
@@ -39,9 +43,13 @@ export default defineFeature({
       })
       if (removed === 0) break
       deleted += removed
-      ctx.progress(total > 0 ? (deleted / total) * 100 : 100)
+      ctx.progress(total > 0 ? (deleted / total) * 99 : 99)
     }
-    return { deleted, cutoff }
+    const orphans = await removeOrphanFolders(db, ctx.mediaRoot, ORPHAN_QUIET_MINUTES, ctx.signal)
+    ctx.progress(100)
+    return { deleted, orphans, cutoff }
   },
-  save: ({ deleted, cutoff }) => ({ data: { deleted_requests: deleted, finished_before: cutoff.toISOString() } }),
+  save: ({ deleted, orphans, cutoff }) => ({
+    data: { deleted_requests: deleted, deleted_orphan_folders: orphans, finished_before: cutoff.toISOString() },
+  }),
 })

@@ -29,7 +29,7 @@ export function safeNext(next: unknown): string {
  */
 export function appOrigin(app: FastifyInstance): string {
   const { config } = app
-  if (config.frontendUrl) return config.frontendUrl.replace(/\/+$/, '')
+  if (config.frontendUrlConfigured) return config.frontendUrl
   const address = app.server.address()
   const port = address && typeof address === 'object' && address.port ? address.port : config.port
   let host = ['0.0.0.0', '::'].includes(config.host) ? 'localhost' : config.host
@@ -64,7 +64,7 @@ const signInRoutes: FastifyPluginAsyncTypebox<{ providers: OidcProviders }> = as
   const loginPath = (id: string) => `${AUTH}/oidc/${id}/login/`
   const callbackUrl = (id: string) => `${appOrigin(app)}${AUTH}/oidc/${id}/callback/`
   /** A path of the SPA: relative when the app serves it, under FRONTEND_URL otherwise. */
-  const spaUrl = (path: string) => `${config.frontendUrl ? config.frontendUrl.replace(/\/+$/, '') : ''}${path}`
+  const spaUrl = (path: string) => `${config.frontendUrlConfigured ? config.frontendUrl : ''}${path}`
   const ProviderParams = Type.Object({ provider: Type.String({ maxLength: 64 }) })
 
   app.get(`${AUTH}/providers/`, {

@@ -34,9 +34,12 @@ export async function startSession(app: FastifyInstance, request: FastifyRequest
   return key
 }
 
-/** Where e-mail links point: the SPA at FRONTEND_URL, else the origin the request came to (checked by ALLOWED_HOSTS). */
-export function frontendBase(config: Config, request: FastifyRequest): string {
-  return (config.frontendUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '')
+/**
+ * Where e-mail links point: configuration only (FRONTEND_URL, else HOST:PORT outside production),
+ * never the request's Host header, which a client can forge to poison a reset link.
+ */
+export function frontendBase(config: Config): string {
+  return config.frontendUrl
 }
 
 /** Django's SetPasswordForm: a mismatch alone, else the validators' messages (both on new_password2). */

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HttpError, validationFailed } from '../../http/errors.ts'
 import { burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from '../passwords.ts'
 import { revokeSession } from '../sessions.ts'
-import { ensureNotThrottled, hit, reset } from '../throttle.ts'
+import { enforce, refund, reset } from '../throttle.ts'
 import { findUserByEmail, setPasswordHash, toUserResponse } from '../users.ts'
 import { AUTH, MESSAGES, isEmail, startSession, throttleRules } from './common.ts'
 import { AUTHENTICATED, DetailSchema, LoginBody, LoginResponseSchema, errors } from '../../schemas/users.ts'
@@ -25,14 +25,16 @@ const loginRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!isEmail(email)) throw validationFailed({ email: ['Enter a valid email address.'] })
 
     const throttle = throttleRules.loginFailures(config, email, request.ip)
-    await ensureNotThrottled(db, throttle)
+    // Counted before the password is checked, and decided on the count: a burst of guesses in
+    // parallel gets at most the limit's worth of password checks. A success takes its count back.
+    await enforce(db, throttle)
     const user = await findUserByEmail(db, email)
     // Without an account the same hashing work is done, so the answer's timing says nothing.
     const ok = user ? await verifyPassword(password, user.password) : await burnPasswordCheck(password).then(() => false)
     if (!user || !ok || !user.is_active) {
-      await hit(db, throttle)
       throw validationFailed({ non_field_errors: [MESSAGES.loginFailed] })
     }
+    await refund(db, throttle) // the right password is no failure
     if (config.emailVerification === 'mandatory' && !user.email_verified) {
       throw validationFailed({ non_field_errors: [MESSAGES.notVerified] })
     }

@@ -5,7 +5,7 @@ import { describeDuration, passwordResetEmail } from '../../mail/templates.ts'
 import { hashPassword, verifyPassword } from '../passwords.ts'
 import { revokeUserSessions } from '../sessions.ts'
 import { fromBase36, makeResetToken, resetTokenMatches, toBase36 } from '../signing.ts'
-import { enforce, ensureNotThrottled, hit } from '../throttle.ts'
+import { enforce, refund } from '../throttle.ts'
 import { findUserByEmail, findUserById, replacePasswordHash, setPasswordHash } from '../users.ts'
 import { AUTH, MESSAGES, frontendBase, newPasswordErrors, throttleRules } from './common.ts'
 import { AUTHENTICATED, DetailSchema, EmailBody, PasswordChangeBody, PasswordResetConfirmBody, errors } from '../../schemas/users.ts'
@@ -29,12 +29,10 @@ const passwordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!user) throw validationFailed({ old_password: [MESSAGES.oldPasswordWrong] })
     // A stolen key must not become a way to guess the password: failures are throttled like logins.
     const throttle = throttleRules.passwordChangeFailures(config, id)
-    await ensureNotThrottled(db, throttle)
+    await enforce(db, throttle) // counted first: parallel guesses get at most the limit's worth of checks
     const problems: Record<string, string[]> = {}
-    if (!(await verifyPassword(oldPassword, user.password))) {
-      await hit(db, throttle)
-      problems.old_password = [MESSAGES.oldPasswordWrong]
-    }
+    if (!(await verifyPassword(oldPassword, user.password))) problems.old_password = [MESSAGES.oldPasswordWrong]
+    else await refund(db, throttle) // the right password is not a failure
     const weak = newPasswordErrors(password1, password2, user)
     if (weak.length > 0) problems.new_password2 = weak
     if (Object.keys(problems).length > 0) throw validationFailed(problems)
@@ -61,7 +59,7 @@ const passwordRoutes: FastifyPluginAsyncTypebox = async (app) => {
     await enforce(db, throttleRules.emailRequests(config, 'reset', email, request.ip))
     const user = await findUserByEmail(db, email)
     if (user?.is_active) {
-      const link = `${frontendBase(config, request)}/password-reset/${toBase36(user.id)}/${makeResetToken(config.secretKey, user)}`
+      const link = `${frontendBase(config)}/password-reset/${toBase36(user.id)}/${makeResetToken(config.secretKey, user)}`
       app.mailer.send(passwordResetEmail(user, link, describeDuration(config.passwordResetTimeoutSeconds)))
     }
     return { detail: 'Password reset e-mail has been sent.' }

@@ -1,6 +1,6 @@
 // registration/, registration/verify-email/, registration/resend-email/.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { User } from '../../../db/types.ts'
 import { notFound, permissionDenied, validationFailed } from '../../http/errors.ts'
 import { describeDuration, verificationEmail } from '../../mail/templates.ts'
@@ -13,10 +13,10 @@ import { DetailSchema, EmailBody, RegisterBody, RegistrationResponseSchema, Veri
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505'
 
-function sendVerification(app: FastifyInstance, request: FastifyRequest, user: Pick<User, 'id' | 'email' | 'name'>): void {
+function sendVerification(app: FastifyInstance, user: Pick<User, 'id' | 'email' | 'name'>): void {
   const { config } = app
   const key = makeVerificationKey(config.secretKey, user, config.emailVerificationExpireSeconds)
-  const link = `${frontendBase(config, request)}/verify-email/${key}`
+  const link = `${frontendBase(config)}/verify-email/${key}`
   app.mailer.send(verificationEmail(user, link, describeDuration(config.emailVerificationExpireSeconds)))
 }
 
@@ -52,7 +52,7 @@ const registrationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (isUniqueViolation(err)) throw validationFailed({ email: [MESSAGES.duplicateEmail] }) // a concurrent sign-up won
       throw err
     }
-    if (config.emailVerification !== 'none') sendVerification(app, request, user)
+    if (config.emailVerification !== 'none') sendVerification(app, user)
     if (config.emailVerification === 'mandatory') return reply.code(201).send({ detail: 'Verification e-mail sent.' })
     return reply.code(201).send({ key: await startSession(app, request, reply, user.id) })
   })
@@ -85,7 +85,7 @@ const registrationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { email } = request.body
     await enforce(db, throttleRules.emailRequests(config, 'resend', email, request.ip))
     const user = await findUserByEmail(db, email)
-    if (user && user.is_active && !user.email_verified && config.emailVerification !== 'none') sendVerification(app, request, user)
+    if (user && user.is_active && !user.email_verified && config.emailVerification !== 'none') sendVerification(app, user)
     return { detail: 'ok' }
   })
 }

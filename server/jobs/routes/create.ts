@@ -57,7 +57,7 @@ const createRoute: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app,
     const multipart = request.isMultipart()
     try {
       const { fields, upload } = multipart
-        ? await readMultipart(request, feature, id, config.mediaRoot, config.uploadLimit)
+        ? await readMultipart(request, feature, id, config.mediaRoot, config.uploadLimit, config.bodyLimit)
         : { fields: request.body, upload: null }
       // One statement on the pool: the row and its job commit together (see createRequest).
       const row = await createRequest(db, boss, {

@@ -65,7 +65,8 @@ const downloadRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (a
     const { id, name } = request.params
     const result = await completedResult(id, request.user!.id)
     const file = result.files.find((f) => f.name === name)
-    const full = file ? insideDir(outputDir(config.mediaRoot, id), file.name) : null
+    // The stored id, not the path's: a UUID may arrive in capitals, the folder is named in lower case.
+    const full = file ? insideDir(outputDir(config.mediaRoot, result.request_id), file.name) : null
     const info = full ? await stat(full).catch(() => null) : null
     if (!file || !full || !info?.isFile()) throw notFound()
     return reply
