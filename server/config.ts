@@ -6,6 +6,7 @@ import { parseEnv } from 'node:util'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { FormatRegistry } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { projectRoot } from '../db/source.ts'
 
 if (!FormatRegistry.Has('email')) FormatRegistry.Set('email', (v) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v))
 
@@ -141,7 +142,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const projectRoot = path.resolve(import.meta.dirname, '..')
+export { projectRoot }
 
 /** Reads `.env` (if present) under the real environment: a variable set in the environment wins. */
 export function readEnv(root = projectRoot, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
