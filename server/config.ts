@@ -69,6 +69,10 @@ const EnvSchema = Type.Object({
   SCHEDULER_INTERVAL_SECONDS: Type.Optional(Type.Integer({ minimum: 1, maximum: 45 })),
   RETENTION_DAYS: Type.Optional(Seconds),
   TRUST_PROXY: Type.Optional(Bool),
+  CORS_ALLOWED_ORIGINS: Type.Optional(Type.String({ pattern: '^\\s*https?://[^\\s,/]+/?\\s*(,\\s*https?://[^\\s,/]+/?\\s*)*$' })),
+  DASHBOARD_USER: Type.Optional(Type.String({ minLength: 1 })),
+  DASHBOARD_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  DASHBOARD_PORT: Type.Optional(Port),
   COMMIT_SHA: Type.Optional(Type.String()),
 })
 type Env = Static<typeof EnvSchema>
@@ -127,7 +131,16 @@ export interface Config {
     emailRequestsPerIp: Rate
     emailRequestsPerEmail: Rate
   }
+  /**
+   * Behind a reverse proxy (TLS terminated there): trust its X-Forwarded-For/-Proto/-Host, so the
+   * client IP (login and e-mail throttling, logs), the scheme and host (pagination links, e-mail
+   * links without FRONTEND_URL) are the client's, not the proxy's. Off: a client could forge them.
+   */
   trustProxy: boolean
+  /** Origins (scheme://host[:port]) allowed to call /api from another origin; empty: same-origin only. */
+  corsAllowedOrigins: string[]
+  /** The pg-boss dashboard (`npm run dashboard`): basic auth; no password, no start. */
+  dashboard: { user: string; password: string | null; port: number }
   /** Project root: relative paths in the environment are resolved against it. */
   root: string
 }
@@ -260,6 +273,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
       emailRequestsPerEmail: parseRate(e.THROTTLE_EMAIL_REQUESTS_PER_EMAIL ?? '5/10m'),
     },
     trustProxy: e.TRUST_PROXY ?? false,
+    corsAllowedOrigins: (e.CORS_ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
+    dashboard: { user: e.DASHBOARD_USER ?? 'admin', password: e.DASHBOARD_PASSWORD ?? null, port: e.DASHBOARD_PORT ?? 5555 },
     root,
   }
 }

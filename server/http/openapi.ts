@@ -15,6 +15,13 @@ export default fp(async (app) => {
       },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/api/docs' })
+  // Swagger UI has inline scripts and styles of its own: its routes get their own CSP (hashes of
+  // its inline scripts; inline styles), set by the plugin in its own scope over security.ts's.
+  // No upgrade-insecure-requests: the docs must load on plain-HTTP development servers too.
+  await app.register(swaggerUi, {
+    routePrefix: '/api/docs',
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, '').replace("frame-ancestors 'self'", "frame-ancestors 'none'"),
+  })
   app.get('/api/schema/', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'openapi' })
