@@ -37,7 +37,7 @@ t.test('the compiled feature registry and thread entry name compiled files that 
   t.equal(moduleUrl('./thread.ts', pathToFileURL(path.join(root, 'worker', 'pool.ts'))).pathname, path.join(root, 'worker', 'thread.ts'), 'from source, the .ts file')
 })
 
-t.test('the compiled server migrates, loads the fixtures, runs jobs in threads and checks passwords', async (t) => {
+t.test('the compiled server starts, loads the fixtures, starts its job thread and checks passwords', async (t) => {
   const { url } = await testDatabase(t)
   const env = productionEnv({ DATABASE_URL: url, HOST: '127.0.0.1', PORT: '0', WORKER_THREADS: '1', LOG_LEVEL: 'info', ALLOWED_HOSTS: '127.0.0.1' })
   // Type stripping off: any .ts module loaded at run time would fail the start.
