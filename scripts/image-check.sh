@@ -56,6 +56,7 @@ echo "buildah $(buildah --version | awk '{print $3}'), podman $(podman --version
 
 step "Base image $BASE"
 if [ "${IMAGE_CHECK_REBUILD_BASE:-}" = 1 ] || ! podman "${STORAGE[@]}" image exists "$BASE"; then
+  OLD_BASE=$(podman "${STORAGE[@]}" image inspect "$BASE" --format '{{.Id}}' 2>/dev/null || true)
   t0=$(now_ms)
   ROOTFS=$(mktemp -d /var/tmp/conveyor-rootfs.XXXXXX)
   chmod 0755 "$ROOTFS" # it becomes the image's /: mktemp's 0700 would lock every other user out
@@ -73,17 +74,22 @@ if [ "${IMAGE_CHECK_REBUILD_BASE:-}" = 1 ] || ! podman "${STORAGE[@]}" image exi
   tar -C "$ROOTFS" -c . | podman "${STORAGE[@]}" import \
     --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' - "$BASE" >/dev/null
   rm -rf "$ROOTFS"; trap - EXIT
+  [ -n "$OLD_BASE" ] && podman "${STORAGE[@]}" rmi "$OLD_BASE" >/dev/null 2>&1 || true
   echo "made the stand-in in $(( ($(now_ms) - t0) / 1000 )) s"
 else
   echo "present (IMAGE_CHECK_REBUILD_BASE=1 remakes it)"
 fi
 
 step "Build $IMAGE from the Dockerfile as it is"
+PREVIOUS=$(podman "${STORAGE[@]}" image inspect "$IMAGE" --format '{{.Id}}' 2>/dev/null || true)
 t0=$(now_ms)
 # --format docker keeps HEALTHCHECK (the OCI format has no field for it; buildah would drop it).
 buildah "${STORAGE[@]}" bud --format docker --isolation chroot --network host --pull=never -t conveyor . > /tmp/conveyor-image-build.log 2>&1 \
   || { tail -30 /tmp/conveyor-image-build.log; fail "build failed (full log: /tmp/conveyor-image-build.log)"; }
 BUILD_S=$(( ($(now_ms) - t0) / 1000 ))
+# The image this replaced would stay as an untagged copy (vfs: a full one per image): remove it.
+NEW=$(podman "${STORAGE[@]}" image inspect "$IMAGE" --format '{{.Id}}')
+[ -n "$PREVIOUS" ] && [ "$PREVIOUS" != "$NEW" ] && podman "${STORAGE[@]}" rmi "$PREVIOUS" >/dev/null 2>&1 || true
 echo "built in ${BUILD_S} s"
 INSPECT=$(buildah "${STORAGE[@]}" inspect --type image "$IMAGE")
 CMD=$(jq -r '.Docker.config.Cmd | map(@sh) | join(" ")' <<<"$INSPECT")
