@@ -7,6 +7,13 @@ import { userWithToken } from '../helper.ts'
 import { productionEnv } from '../deploy/support.ts'
 import { hasChromium, NO_CHROMIUM, launchBrowser, newPage, snap, startServer } from './support.ts'
 
+/** What these tests read of the page's globals (the tests are type-checked without the DOM library). */
+interface PageGlobals {
+  __cspViolations: string[]
+  __CONVEYOR__?: { environment: string }
+  document: { addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string; sourceFile: string; lineNumber: number }) => void): void }
+}
+
 /** Answers a page may get on the way: the session probe before signing in, Chrome's favicon request. */
 const EXPECTED_FAILURES = [/^401 \/api\/v1\/auth\/user\/$/, /^404 \/favicon\.ico$/]
 
@@ -25,13 +32,14 @@ async function watch(page: Page): Promise<{ problems(): Promise<string[]> }> {
     if (r.status() >= 400 && !EXPECTED_FAILURES.some((e) => e.test(failure))) consoleErrors.push(`response: ${failure}`)
   })
   await page.addInitScript(() => {
+    const page = globalThis as unknown as PageGlobals
     const seen: string[] = []
-    ;(window as unknown as { __cspViolations: string[] }).__cspViolations = seen
-    document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`))
+    page.__cspViolations = seen
+    page.document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`))
   })
   return {
     async problems() {
-      const violations = await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations)
+      const violations = await page.evaluate(() => (globalThis as unknown as PageGlobals).__cspViolations)
       return [...violations.map((v) => `CSP: ${v}`), ...consoleErrors]
     },
   }
@@ -54,7 +62,7 @@ if (!hasChromium()) {
       await page.getByLabel('Password').fill('a long enough passphrase')
       await page.getByRole('button', { name: 'Sign in' }).click()
       await page.waitForURL((url) => url.pathname === '/')
-      t.equal(await page.evaluate(() => (window as unknown as { __CONVEYOR__?: { environment: string } }).__CONVEYOR__?.environment), 'production', 'the runtime settings script ran')
+      t.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).__CONVEYOR__?.environment), 'production', 'the runtime settings script ran')
       await page.getByRole('link', { name: 'New job' }).first().click()
       await page.locator('[data-feature=text-stats]').click()
       await page.getByRole('textbox', { name: /^Text/ }).fill('Content security policy. It holds!')
