@@ -45,7 +45,7 @@ node_under() {
 
 step "Tools"
 missing=()
-for tool in debootstrap buildah podman psql curl jq; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in debootstrap buildah podman docker-compose psql curl jq; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=()
   for tool in "${missing[@]}"; do case $tool in psql) pkgs+=(postgresql-client) ;; *) pkgs+=("$tool") ;; esac; done
@@ -53,6 +53,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 echo "buildah $(buildah --version | awk '{print $3}'), podman $(podman --version | awk '{print $3}')"
+
+step "compose.yaml: every profile interpolates with only SECRET_KEY and ALLOWED_HOSTS"
+# In a folder of its own, so that no .env changes what is checked.
+COMPOSE_DIR=$(mktemp -d)
+cp compose.yaml "$COMPOSE_DIR/"
+for profile in default scale mail dashboard; do
+  args=(-f "$COMPOSE_DIR/compose.yaml" --project-directory "$COMPOSE_DIR")
+  [ "$profile" = default ] || args+=(--profile "$profile")
+  env -i PATH="$PATH" SECRET_KEY=check ALLOWED_HOSTS=conveyor.example.test docker-compose "${args[@]}" config -q \
+    || fail "docker-compose config fails for the $profile profile"
+done
+for missing in SECRET_KEY ALLOWED_HOSTS; do
+  if env -i PATH="$PATH" SECRET_KEY=check ALLOWED_HOSTS=conveyor.example.test "$missing=" docker-compose -f "$COMPOSE_DIR/compose.yaml" config -q 2>/dev/null; then
+    fail "docker-compose config accepts an empty $missing"
+  fi
+done
+rm -rf "$COMPOSE_DIR"
+echo "default, scale, mail, dashboard: ok; an empty SECRET_KEY or ALLOWED_HOSTS is refused"
 
 step "Base image $BASE"
 if [ "${IMAGE_CHECK_REBUILD_BASE:-}" = 1 ] || ! podman "${STORAGE[@]}" image exists "$BASE"; then
