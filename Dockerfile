@@ -1,27 +1,38 @@
-# Conveyor: one image for every role (api, worker, all). Multi-stage: build the SPA with the dev
-# dependencies, then ship only production dependencies on a slim Node 24 runtime, as a non-root user.
+# Conveyor: one image for every role (api, worker, all) and the pg-boss dashboard.
+# deps: the production dependencies only (a layer that changes only with package-lock.json).
+# build: all dependencies, the SPA (Vite) and the server compiled to JavaScript (dist/).
+# runtime: slim Node 24, non-root, compiled code only (no TypeScript at run time: type stripping
+# costs memory in every thread and start-up time).
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# typescript comes in as an optional peer of the dashboard's @react-router/node, unused at run time.
+RUN npm ci --omit=dev --no-audit --no-fund \
+  && rm -rf node_modules/typescript node_modules/.bin/tsc node_modules/.bin/tsserver
+
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime
+# No secrets here: SECRET_KEY, ALLOWED_HOSTS and the database come from the environment at run time.
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000 MEDIA_ROOT=/data/media
 WORKDIR /app
 COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/server ./server
-COPY --from=build /app/worker ./worker
-COPY --from=build /app/db ./db
-COPY --from=build /app/seeds ./seeds
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
 COPY --from=build /app/client/dist ./client/dist
 RUN mkdir -p /data/media && chown -R node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8000
+# /healthz and /readyz answer on every role (a worker-only instance serves just these two) and are
+# exempt from the ALLOWED_HOSTS check, so probing 127.0.0.1 works whatever ALLOWED_HOSTS says.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# node directly (not npm) so SIGTERM reaches Conveyor and it shuts down gracefully.
-CMD ["node", "server/cli.ts", "start"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# node is PID 1 (no npm in between): it receives SIGTERM itself, and Conveyor's handler stops
+# gracefully (finishes in-flight requests and jobs within SHUTDOWN_GRACE_SECONDS) and exits 0.
+CMD ["node", "dist/server/cli.js", "start"]

@@ -2,7 +2,8 @@
 // We do not use that package's class: it installs its own SIGINT/SIGTERM exit hook and runs the
 // server in our process group, so Ctrl-C would stop the database before our graceful shutdown
 // finished. Here the server is a detached child that we stop last.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, promises as fs } from 'node:fs'
 import { arch, platform, tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
@@ -30,15 +31,65 @@ async function binaries(): Promise<Binaries> {
   }
 }
 
+type Owner = { uid: number; gid: number }
+
 /** PostgreSQL refuses to run as root: when we are root, run it as the `postgres` system user. */
-function runAs(): { uid: number; gid: number } | undefined {
+function runAs(): Owner | undefined {
   if (userInfo().uid !== 0) return undefined
   const id = (flag: string) => Number(execFileSync('id', [flag, USER], { encoding: 'utf8' }).trim())
   try {
     return { uid: id('-u'), gid: id('-g') }
   } catch {
-    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', USER])
+    try {
+      execFileSync('useradd', ['--system', '--user-group', '--no-create-home', USER], { stdio: 'pipe' })
+    } catch (err) {
+      throw new Error(`Running as root, the embedded PostgreSQL needs a "${USER}" user and useradd failed (${(err as Error).message.split('\n')[0]}): create the user, run as another user, or set DATABASE_URL`, { cause: err })
+    }
     return { uid: id('-u'), gid: id('-g') }
+  }
+}
+
+/** Whether `owner` may do what `test <flag>` checks on `file` (every parent folder must let it through). */
+const allows = (owner: Owner, flag: '-x' | '-w', file: string) => spawnSync('test', [flag, file], { ...owner, stdio: 'ignore' }).status === 0
+
+/**
+ * Where the server's files must live when it runs as the postgres user: a checkout under a private
+ * folder (a 0700 home, say) is out of that user's reach, so the binaries are copied once to, and the
+ * data kept in, a folder it owns. Root can read both places; nothing changes for other users.
+ */
+export const ROOT_RUN_DIR = '/var/lib/conveyor/embedded-postgres'
+
+async function reachable(bin: Binaries, dir: string, owner: Owner | undefined, log: EmbeddedLogger): Promise<{ bin: Binaries; dir: string }> {
+  if (!owner) return { bin, dir }
+  const binOk = allows(owner, '-x', bin.postgres) && allows(owner, '-x', bin.initdb)
+  const dirOk = allows(owner, '-w', dir) && allows(owner, '-x', dir)
+  if (binOk && dirOk) return { bin, dir }
+  try {
+    await fs.mkdir(ROOT_RUN_DIR, { recursive: true, mode: 0o755 })
+    await fs.chown(ROOT_RUN_DIR, owner.uid, owner.gid)
+    let result = { bin, dir }
+    if (!binOk) {
+      const native = path.dirname(path.dirname(bin.postgres))
+      const version = createHash('sha256').update(native).update(String((await fs.stat(bin.postgres)).mtimeMs)).digest('hex').slice(0, 12)
+      const copy = path.join(ROOT_RUN_DIR, `bin-${version}`)
+      if (!existsSync(path.join(copy, '.complete'))) {
+        await fs.rm(copy, { recursive: true, force: true })
+        await fs.cp(native, copy, { recursive: true, verbatimSymlinks: true })
+        await fs.writeFile(path.join(copy, '.complete'), native)
+      }
+      const at = (p: string) => path.join(copy, path.relative(native, p))
+      result = { ...result, bin: { postgres: at(bin.postgres), initdb: at(bin.initdb), pg_ctl: at(bin.pg_ctl) } }
+    }
+    if (!dirOk) {
+      const data = path.join(ROOT_RUN_DIR, `data-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`)
+      await fs.mkdir(data, { recursive: true, mode: 0o700 })
+      await fs.chown(data, owner.uid, owner.gid)
+      result = { ...result, dir: data }
+    }
+    log.info(`Running as root: the embedded PostgreSQL runs as the "${USER}" user, which cannot enter ${[binOk ? '' : path.dirname(path.dirname(bin.postgres)), dirOk ? '' : dir].filter(Boolean).join(' nor ')}, so ${[binOk ? '' : `its binaries run from ${path.dirname(path.dirname(result.bin.postgres))}`, dirOk ? '' : `its data is in ${result.dir}`].filter(Boolean).join(' and ')}`)
+    return result
+  } catch (err) {
+    throw new Error(`Running as root, the embedded PostgreSQL (run as "${USER}") cannot reach its files and preparing ${ROOT_RUN_DIR} failed (${(err as Error).message}): run as a normal user, or set DATABASE_URL`, { cause: err })
   }
 }
 
@@ -74,11 +125,11 @@ async function stopStale(dir: string, log: EmbeddedLogger): Promise<void> {
 }
 
 /** Starts (initialising on first use) a PostgreSQL server with its data in `dir`. */
-export async function startEmbeddedPostgres(dir: string, port: number, log: EmbeddedLogger): Promise<EmbeddedPostgres> {
-  const bin = await binaries()
+export async function startEmbeddedPostgres(requestedDir: string, port: number, log: EmbeddedLogger): Promise<EmbeddedPostgres> {
   const owner = runAs()
-  await fs.mkdir(dir, { recursive: true })
-  if (owner) await fs.chown(dir, owner.uid, owner.gid)
+  await fs.mkdir(requestedDir, { recursive: true })
+  if (owner) await fs.chown(requestedDir, owner.uid, owner.gid)
+  const { bin, dir } = await reachable(await binaries(), requestedDir, owner, log)
   // Unix sockets go to a short private directory: data paths can exceed the socket path limit.
   const socketDir = await fs.mkdtemp(path.join(tmpdir(), 'conveyor-pg-'))
   if (owner) await fs.chown(socketDir, owner.uid, owner.gid)
@@ -86,10 +137,8 @@ export async function startEmbeddedPostgres(dir: string, port: number, log: Embe
   if (!existsSync(path.join(dir, 'PG_VERSION'))) {
     log.info(`Initialising embedded PostgreSQL in ${dir} (first start)`)
     await run(bin.initdb, ['--pgdata', dir, '--auth', 'trust', '--username', USER, '--encoding', 'UTF8', '--no-locale'], owner).catch((err: Error) => {
-      if (owner && /Permission denied/.test(err.message)) {
-        throw new Error(`Running as root, the embedded PostgreSQL runs as the "${USER}" user, which cannot reach ${dir}: make its parent folders readable (chmod o+x) or set EMBEDDED_POSTGRES_DIR`, { cause: err })
-      }
-      throw err
+      const cause = err.message.split('\n').find((l) => /denied|cannot|could not|error/i.test(l)) ?? err.message.split('\n')[0]
+      throw new Error(`Embedded PostgreSQL: initdb failed in ${dir} (${cause?.trim()}): fix that, remove the folder to start afresh, or set DATABASE_URL`, { cause: err })
     })
   } else {
     await stopStale(dir, log)

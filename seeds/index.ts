@@ -28,7 +28,8 @@ interface JsonFixture {
 }
 
 export async function listFixtures(dir: string, production: boolean): Promise<string[]> {
-  const names = (await fs.readdir(dir)).filter((f) => /\.(json|ts)$/.test(f) && !f.endsWith('.d.ts') && f !== 'index.ts' && !f.endsWith('.test.ts'))
+  // `.ts` from source, `.js` when compiled (dist/seeds)
+  const names = (await fs.readdir(dir)).filter((f) => /\.(json|ts|js)$/.test(f) && !/\.d\.ts$|\.test\.[jt]s$|^index\.[jt]s$/.test(f))
   return names.filter((f) => !(production && f.startsWith('dev_'))).sort()
 }
 

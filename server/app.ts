@@ -25,8 +25,10 @@ import adminUsers from './admin/users.ts'
 import adminJobs from './admin/jobs.ts'
 import adminAudit from './admin/audit.ts'
 import systemRoutes from './routes/system.ts'
-import spa from './spa.ts'
+import healthRoutes from './routes/health.ts'
+import spa, { isMissingFile } from './spa.ts'
 import type { Logger } from './logger.ts'
+import type { Engine } from '../worker/index.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,6 +42,8 @@ export interface AppDeps {
   db: Db
   boss: PgBoss
   log: Logger
+  /** This instance's job engine (role all): /readyz then reports it. */
+  engine?: Engine | null
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/
@@ -126,12 +130,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminJobs)
   await app.register(adminAudit)
   await app.register(systemRoutes)
+  await app.register(healthRoutes, { db: deps.db, engine: deps.engine ?? null })
   await app.register(spa)
 
   app.setNotFoundHandler(async (request, reply) => {
     const allowed = routes.allowedMethods(request.url)
     if (allowed.length > 0) throw methodNotAllowed(request.method, allowed)
-    if (request.method === 'GET' && !request.url.startsWith('/api')) return reply.spa()
+    if (request.method === 'GET' && !request.url.startsWith('/api') && !isMissingFile(request.url)) return reply.spa()
     throw notFound()
   })
   return app

@@ -6,6 +6,7 @@ import { parseEnv } from 'node:util'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { FormatRegistry } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { projectRoot } from '../db/source.ts'
 
 if (!FormatRegistry.Has('email')) FormatRegistry.Set('email', (v) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v))
 
@@ -71,6 +72,10 @@ const EnvSchema = Type.Object({
   SCHEDULER_INTERVAL_SECONDS: Type.Optional(Type.Integer({ minimum: 1, maximum: 45 })),
   RETENTION_DAYS: Type.Optional(Seconds),
   TRUST_PROXY: Type.Optional(Bool),
+  CORS_ALLOWED_ORIGINS: Type.Optional(Type.String({ pattern: '^\\s*https?://[^\\s,/]+/?\\s*(,\\s*https?://[^\\s,/]+/?\\s*)*$' })),
+  DASHBOARD_USER: Type.Optional(Type.String({ minLength: 1 })),
+  DASHBOARD_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  DASHBOARD_PORT: Type.Optional(Port),
   COMMIT_SHA: Type.Optional(Type.String()),
   // Social login: the provider ids; each id's OIDC_<ID>_* variables are read by readOidcProviders.
   OIDC_PROVIDERS: Type.Optional(Type.String()),
@@ -148,9 +153,18 @@ export interface Config {
     emailRequestsPerIp: Rate
     emailRequestsPerEmail: Rate
   }
+  /**
+   * Behind a reverse proxy (TLS terminated there): trust its X-Forwarded-For/-Proto/-Host, so the
+   * client IP (login and e-mail throttling, logs), the scheme and host (pagination links, e-mail
+   * links without FRONTEND_URL) are the client's, not the proxy's. Off: a client could forge them.
+   */
   trustProxy: boolean
   /** Social login providers, in the order of OIDC_PROVIDERS (empty: none). */
   oidcProviders: OidcProviderConfig[]
+  /** Origins (scheme://host[:port]) allowed to call /api from another origin; empty: same-origin only. */
+  corsAllowedOrigins: string[]
+  /** The pg-boss dashboard (`npm run dashboard`): basic auth; no password, no start. */
+  dashboard: { user: string; password: string | null; port: number }
   /** Project root: relative paths in the environment are resolved against it. */
   root: string
 }
@@ -165,7 +179,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const projectRoot = path.resolve(import.meta.dirname, '..')
+export { projectRoot }
 
 /** Reads `.env` (if present) under the real environment: a variable set in the environment wins. */
 export function readEnv(root = projectRoot, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
@@ -299,6 +313,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
     },
     trustProxy: e.TRUST_PROXY ?? false,
     oidcProviders,
+    corsAllowedOrigins: (e.CORS_ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
+    dashboard: { user: e.DASHBOARD_USER ?? 'admin', password: e.DASHBOARD_PASSWORD ?? null, port: e.DASHBOARD_PORT ?? 5555 },
     root,
   }
 }

@@ -5,6 +5,7 @@ import path from 'node:path'
 import fp from 'fastify-plugin'
 import fastifyStatic from '@fastify/static'
 import type { FastifyReply } from 'fastify'
+import type { Config } from './config.ts'
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -19,19 +20,37 @@ const NOT_BUILT = `<!doctype html><html><head><meta charset="utf-8"><title>Conve
 <body><h1>Conveyor</h1><p>The API is running (<a href="/api/docs/">API docs</a>).
 The web client is not built: run <code>npm run build</code>.</p></body></html>`
 
+/** The built assets' folder (Vite's assetsDir), as a URL prefix. */
+export const ASSETS_PREFIX = '/assets/'
+
+/**
+ * The body of the one inline script of index.html: the runtime settings. A pure function of the
+ * configuration, so security.ts allows exactly this script by its hash in the CSP.
+ */
+export function runtimeConfigScript(config: Pick<Config, 'env' | 'version'>): string {
+  const runtime = { apiRoot: '/api/v1/', staticRoot: '/', environment: config.env, version: config.version }
+  return `window.__CONVEYOR__=${JSON.stringify(runtime).replace(/</g, '\\u003c')}`
+}
+
+/**
+ * A GET the history-mode fallback must not answer: a path under the assets' folder or with a file
+ * extension that named no file (an old client asking for a chunk of a previous build gets a 404,
+ * never index.html). An extension is 1 to 8 letters or digits after the last dot of the last
+ * segment: a client route's parameter may hold dots (an e-mail verification key is
+ * `<uid>.<expiry>.<43-character signature>`), never such a short tail.
+ */
+export function isMissingFile(url: string): boolean {
+  const pathname = url.split('?')[0]!
+  return pathname.startsWith(ASSETS_PREFIX) || /\.[A-Za-z0-9]{1,8}$/.test(pathname.slice(pathname.lastIndexOf('/') + 1))
+}
+
 export default fp(async (app) => {
   const dist = clientDist(app.config.root)
   const indexFile = path.join(dist, 'index.html')
-  const runtime = {
-    apiRoot: '/api/v1/',
-    staticRoot: '/',
-    environment: app.config.env,
-    version: app.config.version,
-  }
   // Read once: the build does not change under a running server.
   const template = existsSync(indexFile) ? readFileSync(indexFile, 'utf8') : null
   const index = template
-    ? template.replace('</head>', `<script>window.__CONVEYOR__=${JSON.stringify(runtime).replace(/</g, '\\u003c')}</script></head>`)
+    ? template.replace('</head>', `<script>${runtimeConfigScript(app.config)}</script></head>`)
     : NOT_BUILT
 
   if (template) {

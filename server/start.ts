@@ -8,6 +8,7 @@ import { waitForDatabase } from '../db/wait.ts'
 import { runSetup } from '../seeds/index.ts'
 import { startEngine, startScheduler, type Engine, type EngineDeps, type Scheduler } from '../worker/index.ts'
 import { buildApp } from './app.ts'
+import { buildWorkerApp } from './worker-app.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { openServices, type Services } from './services.ts'
@@ -82,12 +83,10 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       engine = await startEngine(engineDeps(services))
       scheduler = await startScheduler(services)
     }
-    let url: string | null = null
-    if (runsApi) {
-      app = await buildApp(services)
-      url = await app.listen({ host: config.host, port: config.port })
-    }
-    log.info(`Conveyor ${config.version} ready: ${url ?? 'no HTTP (worker role)'} role=${config.role} env=${config.env} threads=${runsWorker ? config.workerThreads : 0}`)
+    // Every role listens on PORT: the API (and SPA), or, worker-only, just /healthz and /readyz.
+    app = runsApi ? await buildApp({ ...services, engine }) : await buildWorkerApp({ db: services.db, engine, log })
+    const url = await app.listen({ host: config.host, port: config.port })
+    log.info(`Conveyor ${config.version} ready: ${url}${runsApi ? '' : ' (health probes only)'} role=${config.role} env=${config.env} threads=${runsWorker ? config.workerThreads : 0}`)
 
     let stopping: Promise<void> | undefined
     const s = services

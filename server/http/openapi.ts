@@ -154,6 +154,16 @@ export default fp(async (app) => {
     transform: transform as any,
     transformObject: transformObject as any,
   })
-  await app.register(swaggerUi, { routePrefix: '/api/docs' })
+  // Swagger UI's routes get a CSP of their own, set by the plugin in its scope over security.ts's:
+  // its bundle injects <style> elements, so styles may be inline there (scripts still may not).
+  // No upgrade-insecure-requests: the docs must load on plain-HTTP development servers too.
+  await app.register(swaggerUi, {
+    routePrefix: '/api/docs',
+    staticCSP: true,
+    transformStaticCSP: (header) => header
+      .replace(/\s*upgrade-insecure-requests;?/, '')
+      .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+      .replace(/style-src ([^;]*);/, "style-src $1 'unsafe-inline';").replace(/ +/g, ' '),
+  })
   app.get('/api/schema/', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'openapi' })

@@ -1,20 +1,70 @@
-// Host allow-list (Django's ALLOWED_HOSTS) and the security headers every response carries.
+// Host allow-list (Django's ALLOWED_HOSTS), the security headers every response carries
+// (@fastify/helmet), and CORS on /api for the configured origins only (@fastify/cors).
+import { createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
+import helmet from '@fastify/helmet'
+import cors from '@fastify/cors'
 import { HttpError } from './errors.ts'
+import { runtimeConfigScript } from '../spa.ts'
+
+/** Probes answer whatever the Host header says: orchestrators and HEALTHCHECKs probe 127.0.0.1 or a pod IP. */
+export const HEALTH_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz'])
+
+export const isHealthProbe = (url: string): boolean => HEALTH_PATHS.has(url.split('?')[0]!.replace(/\/+$/, ''))
 
 export default fp(async (app) => {
-  const { allowedHosts, env } = app.config
+  const { allowedHosts, env, corsAllowedOrigins } = app.config
+  const production = env === 'production'
   const anyHost = allowedHosts.includes('*')
   app.addHook('onRequest', async (request) => {
-    if (anyHost) return
+    if (anyHost || isHealthProbe(request.url)) return
     const host = (request.hostname ?? '').toLowerCase()
     const ok = allowedHosts.some((h) => h === host || (h.startsWith('.') && (host.endsWith(h) || host === h.slice(1))))
     if (!ok) throw new HttpError(400, { detail: 'Invalid host header.' })
   })
-  app.addHook('onSend', async (_request, reply) => {
-    reply.header('x-content-type-options', 'nosniff')
-    reply.header('x-frame-options', 'DENY')
-    reply.header('referrer-policy', 'same-origin')
-    if (env === 'production') reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains')
+
+  // The SPA's only inline script is the runtime settings spa.ts injects: allowed by its hash.
+  const runtimeHash = `'sha256-${createHash('sha256').update(runtimeConfigScript(app.config)).digest('base64')}'`
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'", runtimeHash],
+        scriptSrcAttr: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        fontSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    // Browsers keep HSTS for a year: only in production, where TLS is in front (see TRUST_PROXY).
+    strictTransportSecurity: production ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'same-origin' },
+    // Downloads and the API are fetched by the SPA itself; no cross-origin embedding is needed.
+    crossOriginResourcePolicy: { policy: 'same-origin' },
   })
+
+  // Cross-origin calls to the API (a client on another origin, with a Bearer key) only from the
+  // configured origins; without CORS_ALLOWED_ORIGINS no CORS header is ever sent.
+  if (corsAllowedOrigins.length > 0) {
+    await app.register(cors, {
+      delegator: (request, callback) => {
+        if (!request.url?.startsWith('/api/')) return callback(null, { origin: false })
+        callback(null, {
+          origin: corsAllowedOrigins,
+          methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+          allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Requested-With', 'X-Request-Id'],
+          exposedHeaders: ['Location', 'X-Request-Id', 'Content-Disposition'],
+          credentials: false,
+          maxAge: 600,
+        })
+      },
+    })
+  }
 }, { name: 'security' })

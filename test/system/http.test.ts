@@ -147,9 +147,10 @@ t.test('non-API GETs get the SPA page; non-GET outside /api is a JSON 404', asyn
 
 t.test('ALLOWED_HOSTS rejects other Host headers', async (t) => {
   const { app } = await build(t, { env: { ALLOWED_HOSTS: 'example.org,.example.net' } })
-  t.equal((await app.inject({ method: 'GET', url: '/healthz', headers: { host: 'example.org' } })).statusCode, 200)
-  t.equal((await app.inject({ method: 'GET', url: '/healthz', headers: { host: 'api.example.net' } })).statusCode, 200)
-  const bad = await api(app, { method: 'GET', url: '/healthz', headers: { host: 'evil.com' } })
+  const url = '/api/v1/version-info/'
+  t.equal((await app.inject({ method: 'GET', url, headers: { host: 'example.org' } })).statusCode, 200)
+  t.equal((await app.inject({ method: 'GET', url, headers: { host: 'api.example.net' } })).statusCode, 200)
+  const bad = await api(app, { method: 'GET', url, headers: { host: 'evil.com' } })
   t.equal(bad.statusCode, 400)
   t.same(bad.data, { detail: 'Invalid host header.' })
 })

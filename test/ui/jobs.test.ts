@@ -62,7 +62,8 @@ if (!hasChromium()) {
         await p.getByRole('spinbutton', { name: /^Duration ms/ }).fill('20000')
       })
       await waitForStatus(page, 'processing')
-      await page.waitForFunction("Number(document.querySelector('main .card progress')?.getAttribute('value')) > 0")
+      // A locator, not waitForFunction('<string>'): that one evals in the page, which the CSP forbids.
+      await page.locator('main .card progress[value]:not([value="0"])').first().waitFor()
       await snap(page, 'job-processing')
       await page.locator('[data-test=cancel]').click()
       await waitForStatus(page, 'cancelled')

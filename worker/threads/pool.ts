@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import type { FromThread, Phase, SerializedError, Task, TaskResult, ThreadData } from './protocol.ts'
+import { moduleUrl } from '../../db/source.ts'
 
 export type Outcome =
   | { kind: 'done'; result: TaskResult }
@@ -28,7 +29,7 @@ let live = 0
 /** Worker threads of every pool in this process that have not exited yet (for leak checks). */
 export const liveThreads = (): number => live
 
-const THREAD_URL = new URL('./thread.ts', import.meta.url)
+const THREAD_URL = moduleUrl('./thread.ts', import.meta.url)
 
 export interface PoolOptions {
   size: number
