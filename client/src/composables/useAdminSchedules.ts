@@ -20,12 +20,13 @@ export function useAdminSchedules() {
     started.value = undefined
     try {
       await fn()
+      await list.reload() // the message and the table agree when it shows
       done.value = `${s.name}: ${what}.`
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(0, undefined)
       failure.value = `${s.name}: ${Object.values(e.fieldErrors).flat().join(' ') || e.message}`
+      await list.reload()
     }
-    await list.reload()
   }
 
   return {
@@ -36,11 +37,12 @@ export function useAdminSchedules() {
     setEnabled: (s: Schedule, on: boolean) => act(s, on ? 'enabled' : 'disabled', () => updateSchedule(s.id, { enabled: on })),
     runNow: (s: Schedule) => act(s, 'a job was started', async () => (started.value = await runSchedule(s.id))),
     remove: (s: Schedule) => act(s, 'deleted', () => deleteSchedule(s.id)),
-    saved: (s: Schedule, created: boolean) => {
+    saved: async (s: Schedule, created: boolean) => {
       failure.value = ''
+      done.value = ''
       started.value = undefined
+      await list.reload()
       done.value = `${s.name}: ${created ? 'created' : 'saved'}. ${s.next_run_at ? `Next run: ${formatDate(s.next_run_at)}.` : 'It will not run while disabled.'}`
-      void list.reload()
     },
   }
 }

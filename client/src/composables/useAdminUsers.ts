@@ -33,8 +33,8 @@ export function useAdminUsers() {
     done.value = ''
     try {
       await fn()
+      await list.reload() // the message and the table agree when it shows
       done.value = `${user.email}: ${what}.`
-      await list.reload()
       return true
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(0, undefined)
@@ -53,10 +53,11 @@ export function useAdminUsers() {
     setActive: (user: AdminUser, on: boolean) => act(user, on ? 'activated' : 'deactivated', () => updateUser(user.pk, { is_active: on })),
     remove: (user: AdminUser) => act(user, 'deleted', () => deleteUser(user.pk)),
     /** After a dialog saved something. */
-    saved: (email: string, what: string) => {
+    saved: async (email: string, what: string) => {
       failure.value = undefined
+      done.value = ''
+      await list.reload()
       done.value = `${email}: ${what}.`
-      void list.reload()
     },
   }
 }
