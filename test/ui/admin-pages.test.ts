@@ -299,7 +299,7 @@ if (!hasChromium()) {
     await t.test('the audit log has all of it, newest first, and filters by actor and object', async (t) => {
       await page.goto(`/admin/audit-log?actor=${staff.user.id}`)
       await rows(page).first().waitFor()
-      const entries = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.querySelector('[data-col=object]')?.textContent?.trim().split(/\s+/)[0] + ' ' + tr.querySelector('[data-col=action]')?.textContent))
+      const entries = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.querySelector('[data-col=object] a')?.textContent?.trim().split(/\s+/)[0] + ' ' + tr.querySelector('[data-col=object] [data-test=action]')?.textContent))
       t.ok(entries.some((e) => e.startsWith('user ') && /update/.test(e)), 'the deactivation')
       t.ok(entries.some((e) => e.startsWith('job ')), 'the retries')
       t.ok(entries.some((e) => e.startsWith('schedule ')), 'the schedule')
@@ -315,7 +315,7 @@ if (!hasChromium()) {
 
       await page.goto(`/admin/audit-log?object_type=schedule&object_id=${scheduleId}`)
       await page.waitForFunction("document.querySelectorAll('[data-test=data-table] tbody tr').length === 3")
-      t.same(await rows(page).locator('[data-col=action]').allTextContents(), ['update', 'run_now', 'create'], 'created, run, disabled: newest first')
+      t.same(await rows(page).locator('[data-test=action]').allTextContents(), ['update', 'run_now', 'create'], 'created, run, disabled: newest first')
       t.match(await rows(page).first().locator('[data-col=changes]').textContent(), /enabled: false/)
     })
 
