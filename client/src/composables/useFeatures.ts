@@ -1,5 +1,5 @@
 // The registered features, fetched once per page load and shared by every view that needs them.
-import { shallowRef } from 'vue'
+import { computed, shallowRef } from 'vue'
 import { ApiError } from '../api/http.ts'
 import { listFeatures, type FeatureInfo } from '../api/jobs.ts'
 
@@ -19,5 +19,7 @@ export function useFeatures() {
     },
   )
   const titleOf = (name: string) => features.value?.find((f) => f.name === name)?.title ?? name
-  return { features, error, titleOf }
+  /** As choices for a select: value the name, label the title. */
+  const options = computed(() => (features.value ?? []).map((f) => ({ value: f.name, label: f.title })))
+  return { features, error, titleOf, options }
 }
