@@ -7,7 +7,7 @@ import t from 'tap'
 import type { Page } from 'playwright-core'
 import { api, userWithToken } from '../helper.ts'
 import { until } from '../jobs/support.ts'
-import { hasChromium, NO_CHROMIUM, launchBrowser, newPage, snap, startServer, type UiServer } from './support.ts'
+import { hasChromium, NO_CHROMIUM, launchBrowser, newPage, snap, startServer, waitInPage, type UiServer } from './support.ts'
 
 const FEATURES = path.join(import.meta.dirname, 'fixtures', 'admin-features.ts')
 const PASSWORD = 'a long enough passphrase'
@@ -67,7 +67,7 @@ if (!hasChromium()) {
       t.equal(await page.evaluate('document.activeElement?.textContent'), 'Users')
       await page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Audit log' }).click()
       await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor()
-      await page.waitForFunction("document.activeElement?.tagName === 'H1' && document.activeElement.textContent === 'Audit log'")
+      await waitInPage(page, "document.activeElement?.tagName === 'H1' && document.activeElement.textContent === 'Audit log'")
       t.pass('focus on the heading after navigating')
     })
 
@@ -77,7 +77,7 @@ if (!hasChromium()) {
       t.ok((await rows(page).count()) >= 7, 'every user listed')
       await page.getByLabel('Search e-mail or name').pressSequentially(`target-${tag}`)
       await page.waitForURL((url) => url.searchParams.get('search') === `target-${tag}`)
-      await page.waitForFunction("document.querySelectorAll('[data-test=data-table] tbody tr').length === 1")
+      await waitInPage(page, "document.querySelectorAll('[data-test=data-table] tbody tr').length === 1")
       t.equal(await row(page, target.user.id).locator('[data-col=email]').textContent(), target.user.email)
       await page.reload()
       await row(page, target.user.id).waitFor()
@@ -111,12 +111,28 @@ if (!hasChromium()) {
       t.equal(await joined.getAttribute('aria-sort'), 'none')
       await joined.locator('button').click()
       await page.waitForURL((url) => url.searchParams.get('ordering') === 'date_joined')
-      await joined.locator('button').click()
+      await joined.locator('button').focus()
+      await page.keyboard.press('Enter')
       await page.waitForURL((url) => url.searchParams.get('ordering') === '-date_joined')
-      await page.waitForFunction("document.querySelector('th:has(button[data-sort=date_joined])')?.getAttribute('aria-sort') === 'descending'")
+      await waitInPage(page, "document.querySelector('th:has(button[data-sort=date_joined])')?.getAttribute('aria-sort') === 'descending'")
       t.equal(await email.getAttribute('aria-sort'), 'none')
-      await page.waitForFunction(`document.querySelector('[data-test=data-table] tbody tr')?.getAttribute('data-key') === '${colleague.user.id + 3}'`)
+      await waitInPage(page, `document.querySelector('[data-test=data-table] tbody tr')?.getAttribute('data-key') === '${colleague.user.id + 3}'`)
       t.pass('newest first: the last user created leads')
+    })
+
+    await t.test('an empty result offers to clear the filters; a bad filter names itself', async (t) => {
+      await page.goto('/admin/users?search=nobody-at-all&is_staff=true')
+      const empty = page.locator('[data-test=table-empty]')
+      await empty.waitFor()
+      await empty.getByRole('button', { name: 'Clear the filters' }).click()
+      await page.waitForURL((url) => url.search === '')
+      await rows(page).first().waitFor()
+      t.equal(await page.getByLabel('Search e-mail or name').inputValue(), '', 'the search box emptied too')
+      await page.goto('/admin/jobs?user=abc')
+      const error = page.locator('[data-test=table-error]')
+      await error.waitFor()
+      t.match(await error.textContent(), /user/, 'the 400 names the filter')
+      await snap(page, 'admin-jobs-bad-filter')
     })
 
     await t.test('the API\'s refusal shows inline: a staff member who is no superuser cannot deactivate another', async (t) => {
@@ -299,7 +315,7 @@ if (!hasChromium()) {
     await t.test('the audit log has all of it, newest first, and filters by actor and object', async (t) => {
       await page.goto(`/admin/audit-log?actor=${staff.user.id}`)
       await rows(page).first().waitFor()
-      const entries = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.querySelector('[data-col=object]')?.textContent?.trim().split(/\s+/)[0] + ' ' + tr.querySelector('[data-col=action]')?.textContent))
+      const entries = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.querySelector('[data-col=object] a')?.textContent?.trim().split(/\s+/)[0] + ' ' + tr.querySelector('[data-col=object] [data-test=action]')?.textContent))
       t.ok(entries.some((e) => e.startsWith('user ') && /update/.test(e)), 'the deactivation')
       t.ok(entries.some((e) => e.startsWith('job ')), 'the retries')
       t.ok(entries.some((e) => e.startsWith('schedule ')), 'the schedule')
@@ -314,8 +330,8 @@ if (!hasChromium()) {
       t.match(await rows(page).first().locator('[data-col=changes]').textContent(), /is_active: false/)
 
       await page.goto(`/admin/audit-log?object_type=schedule&object_id=${scheduleId}`)
-      await page.waitForFunction("document.querySelectorAll('[data-test=data-table] tbody tr').length === 3")
-      t.same(await rows(page).locator('[data-col=action]').allTextContents(), ['update', 'run_now', 'create'], 'created, run, disabled: newest first')
+      await waitInPage(page, "document.querySelectorAll('[data-test=data-table] tbody tr').length === 3")
+      t.same(await rows(page).locator('[data-test=action]').allTextContents(), ['update', 'run_now', 'create'], 'created, run, disabled: newest first')
       t.match(await rows(page).first().locator('[data-col=changes]').textContent(), /enabled: false/)
     })
 

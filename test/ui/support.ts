@@ -121,3 +121,16 @@ export async function newPage(
 export const snap = (page: Page, name: string) => page.screenshot({ path: `/tmp/ui-${name}.png`, fullPage: true })
 
 export const GOOD_PASSWORD = 'correct horse battery staple'
+
+/**
+ * Waits until `expression` is truthy in the page. Unlike page.waitForFunction, which evaluates its
+ * predicate with eval inside the page (refused by the CSP, rightly), each check is a DevTools
+ * evaluation, which the page's CSP does not govern.
+ */
+export async function waitInPage(page: Page, expression: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await page.evaluate(expression))) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms: ${expression}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}

@@ -27,7 +27,11 @@ function apiParams(p: ListParams): ListParams {
 const asApiError = (err: unknown) => (err instanceof ApiError ? err : new ApiError(0, { detail: (err as Error).message }))
 
 export function useAdminJobs(pollMs = 2000) {
-  const list = useList({ filters: JOB_FILTERS, orderings: ['created_at', 'started_at', 'finished_at', 'feature', 'status'], defaultOrdering: '-created_at' }, (p) => listAdminJobs(apiParams(p)), { live: (r: AdminJob) => !isTerminal(r.status), pollMs })
+  const list = useList(
+    { filters: JOB_FILTERS, orderings: ['created_at', 'started_at', 'finished_at', 'feature', 'status'], defaultOrdering: '-created_at' },
+    (p) => listAdminJobs(apiParams(p)),
+    { live: (r: AdminJob) => !isTerminal(r.status), pollMs },
+  )
 
   // Selection: ids on the current page; a new page or filter starts with none.
   const selected = shallowRef<string[]>([])

@@ -1,10 +1,10 @@
 // The staff's user list: search, filters, ordering and page in the URL; the row actions (activate,
-// deactivate, delete) with the server's refusals (400/403) kept for the page to show; whether the
-// signed-in staff member is a superuser (only they may change `is_staff`).
+// deactivate, delete) with their outcome; whether the signed-in staff member is a superuser (only
+// they may change `is_staff`).
 import { computed, shallowRef } from 'vue'
 import { deleteUser, getUser, listUsers, updateUser, type AdminUser } from '../api/admin.ts'
-import { ApiError } from '../api/http.ts'
 import { useList } from './useListState.ts'
+import { useRowActions } from './useRowActions.ts'
 import { useSession } from './useSession.ts'
 
 // auth/user/ does not say; the staff API's own record of the signed-in user does. Asked once.
@@ -23,40 +23,14 @@ export function useAdminUsers() {
     superuser.value = undefined
     getUser(me.pk).then((u) => (superuser.value = u.is_superuser), () => (superuser.value = false))
   }
-
-  /** The last row action's outcome: a refusal to show as an alert, or what was done (a status message). */
-  const failure = shallowRef<{ email: string; message: string }>()
-  const done = shallowRef('')
-
-  async function act(user: AdminUser, what: string, fn: () => Promise<unknown>): Promise<boolean> {
-    failure.value = undefined
-    done.value = ''
-    try {
-      await fn()
-      done.value = `${user.email}: ${what}.`
-      await list.reload()
-      return true
-    } catch (err) {
-      const e = err instanceof ApiError ? err : new ApiError(0, undefined)
-      const messages = Object.values(e.fieldErrors).flat()
-      failure.value = { email: user.email, message: messages.length ? messages.join(' ') : e.message }
-      return false
-    }
-  }
+  const actions = useRowActions(list.reload)
 
   return {
     ...list,
+    ...actions,
     me: computed(() => session.user.value),
     isSuperuser: computed(() => superuser.value === true),
-    failure,
-    done,
-    setActive: (user: AdminUser, on: boolean) => act(user, on ? 'activated' : 'deactivated', () => updateUser(user.pk, { is_active: on })),
-    remove: (user: AdminUser) => act(user, 'deleted', () => deleteUser(user.pk)),
-    /** After a dialog saved something. */
-    saved: (email: string, what: string) => {
-      failure.value = undefined
-      done.value = `${email}: ${what}.`
-      void list.reload()
-    },
+    setActive: (u: AdminUser, on: boolean) => actions.act(u.email, on ? 'activated.' : 'deactivated.', () => updateUser(u.pk, { is_active: on })),
+    remove: (u: AdminUser) => actions.act(u.email, 'deleted.', () => deleteUser(u.pk)),
   }
 }

@@ -1,5 +1,5 @@
 // The registered features, fetched once per page load and shared by every view that needs them.
-import { shallowRef } from 'vue'
+import { computed, shallowRef } from 'vue'
 import { ApiError } from '../api/http.ts'
 import { listFeatures, type FeatureInfo } from '../api/jobs.ts'
 
@@ -20,5 +20,7 @@ export function useFeatures() {
   )
   const featureOf = (name: string) => features.value?.find((f) => f.name === name)
   const titleOf = (name: string) => featureOf(name)?.title ?? name
-  return { features, error, featureOf, titleOf }
+  /** As choices for a select: value the name, label the title. */
+  const options = computed(() => (features.value ?? []).map((f) => ({ value: f.name, label: f.title })))
+  return { features, error, featureOf, titleOf, options }
 }

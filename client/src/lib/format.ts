@@ -1,6 +1,8 @@
 // Display helpers: sizes, durations, dates, numbers.
 const number = new Intl.NumberFormat()
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+const day = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' })
+const timeOfDay = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' })
 
 export const formatNumber = (n: number): string => number.format(n)
 
@@ -23,6 +25,8 @@ export function formatSeconds(total: number): string {
 }
 
 export const formatDate = (iso: string | null | undefined): string => (iso ? dateTime.format(new Date(iso)) : '—')
+export const formatDay = (iso: string): string => day.format(new Date(iso))
+export const formatTimeOfDay = (iso: string): string => timeOfDay.format(new Date(iso))
 
 /** How long between two ISO times (to now when the end is missing). */
 export function elapsed(from: string | null, to: string | null): string {
