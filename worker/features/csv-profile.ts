@@ -182,18 +182,23 @@ export default defineFeature({
     let columns: ColumnProfile[] | null = null
     let rows = 0
     let widest = 0
+    let ragged = 0
+    let width = 0
     const parser = new CsvParser(v.delimiter, (fields) => {
       if (!columns) {
         columns = fields.map((f, i) => new ColumnProfile(v.hasHeader ? f.trim() || `column_${i + 1}` : `column_${i + 1}`))
+        width = fields.length
         if (v.hasHeader) return
       }
       rows++
       widest = Math.max(widest, fields.length)
+      if (fields.length !== width) ragged++
       // Extra fields in a ragged row get columns of their own; missing ones count as nulls.
       while (columns.length < fields.length) columns.push(new ColumnProfile(`column_${columns.length + 1}`))
       for (let i = 0; i < columns.length; i++) columns[i]!.add(fields[i] ?? '')
     })
     const decoder = new StringDecoder('utf8')
+    ctx.log(`Profiling ${v.file.name} (${v.file.size} bytes, delimiter ${JSON.stringify(v.delimiter)}, ${v.hasHeader ? 'with' : 'without'} a header row)`)
     let read = 0
     for await (const chunk of createReadStream(v.file.path, { highWaterMark: 1 << 20 })) {
       ctx.signal.throwIfAborted()
@@ -204,6 +209,8 @@ export default defineFeature({
     parser.push(decoder.end())
     parser.end()
     if (!columns) throw new JobError('The CSV file has no rows.')
+    ctx.log(`Read ${rows} rows in ${(columns as ColumnProfile[]).length} columns`)
+    if (ragged > 0) ctx.log(`${ragged} rows have a different number of fields than the first row`, 'warn')
     return { rows, columns: (columns as ColumnProfile[]).map((c) => c.summary(v.topN)), v }
   },
 
