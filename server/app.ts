@@ -15,6 +15,8 @@ import database from './plugins/database.ts'
 import boss from './plugins/boss.ts'
 import features from './plugins/features.ts'
 import events from './plugins/events.ts'
+import metrics, { type InstanceMetrics } from './plugins/metrics.ts'
+import monitoringRoutes from './monitoring/routes.ts'
 import mailer from './mail/mailer.ts'
 import accounts from './accounts/plugin.ts'
 import accountRoutes from './accounts/routes/index.ts'
@@ -37,6 +39,7 @@ export interface AppDeps {
   db: Db
   boss: PgBoss
   log: Logger
+  metrics: InstanceMetrics
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/
@@ -99,10 +102,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(events)
   await app.register(mailer)
   await app.register(accounts)
+  await app.register(metrics, { metrics: deps.metrics })
   await app.register(accountRoutes)
   await app.register(scheduleRoutes)
   await app.register(jobs)
   await app.register(adminJobs)
+  await app.register(monitoringRoutes)
   await app.register(systemRoutes)
   await app.register(spa)
 

@@ -68,6 +68,7 @@ const EnvSchema = Type.Object({
   SCHEDULER_INTERVAL_SECONDS: Type.Optional(Type.Integer({ minimum: 1, maximum: 45 })),
   RETENTION_DAYS: Type.Optional(Seconds),
   TRUST_PROXY: Type.Optional(Bool),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   COMMIT_SHA: Type.Optional(Type.String()),
 })
 type Env = Static<typeof EnvSchema>
@@ -127,6 +128,8 @@ export interface Config {
     emailRequestsPerEmail: Rate
   }
   trustProxy: boolean
+  /** A bearer token for Prometheus on GET /metrics (staff keys work too); null: staff keys only. */
+  metricsToken: string | null
   /** Project root: relative paths in the environment are resolved against it. */
   root: string
 }
@@ -259,6 +262,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
       emailRequestsPerEmail: parseRate(e.THROTTLE_EMAIL_REQUESTS_PER_EMAIL ?? '5/10m'),
     },
     trustProxy: e.TRUST_PROXY ?? false,
+    metricsToken: e.METRICS_TOKEN ?? null,
     root,
   }
 }

@@ -120,6 +120,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags, summary: 'Create a request from the schedule now', params: ScheduleIdParams, response: { 202: RequestStatusSchema } },
   }, async (request, reply) => {
     const created = await createScheduledRequest(db, boss, request.params.id, { idempotencyKey: null, onlyIfEnabled: false })
+    if (created) app.metrics.job(created.feature, 'created')
     if (!created) throw notFound()
     return reply.code(202).send(toStatus(created))
   })
