@@ -56,13 +56,20 @@ export async function metricValue(services: Pick<Services, 'metrics'>, name: str
   return found ? Number(found.value) : 0
 }
 
-/** Parses Prometheus text: `name{labels}` → value. */
+/** Parses Prometheus text into `name{k="v",…}` (labels sorted by name) → value. */
 export function parseMetrics(text: string): Map<string, number> {
   const out = new Map<string, number>()
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue
     const at = line.lastIndexOf(' ')
-    out.set(line.slice(0, at), Number(line.slice(at + 1)))
+    const series = line.slice(0, at)
+    const brace = series.indexOf('{')
+    const key = brace < 0 ? series : `${series.slice(0, brace)}{${series.slice(brace + 1, -1).split(/,(?=\w+=")/).sort().join(',')}}`
+    out.set(key, Number(line.slice(at + 1)))
   }
   return out
 }
+
+/** The key parseMetrics gives a series. */
+export const series = (name: string, labels: Record<string, string>) =>
+  `${name}{${Object.keys(labels).sort().map((k) => `${k}="${labels[k]}"`).join(',')}}`
