@@ -44,42 +44,54 @@ interface DepthRow { feature: string; queued: number; active: number; delayed: n
 
 /**
  * Unfinished requests by feature: an index-only scan of the partial index on (feature, status), and
- * for pending ones a lookup of their job (by primary key) to tell runnable from delayed.
+ * for pending ones a lookup of their job (by primary key) to tell runnable from delayed. The oldest
+ * waiting request is the one runnable for longest (since its job's start_after: a retry waits from
+ * the end of its delay, not from the request's creation).
  */
+export const queueDepthsQuery = () => sql<DepthRow>`
+    WITH unfinished AS MATERIALIZED (
+      SELECT r.feature, r.status, r.created_at,
+             -- Only a pending request's job is looked up (by its primary key), once (MATERIALIZED): one probe per waiting request,
+             -- whatever the size of pg-boss's job table (it keeps finished jobs for days).
+             CASE WHEN r.status = 'pending' THEN (
+               SELECT j.start_after FROM ${sql.table(`${BOSS_SCHEMA}.job`)} j WHERE j.name = ${queueName('')} || r.feature AND j.id = r.job_id)
+             END AS start_after
+        FROM processing_requests r
+       WHERE r.status IN ('pending', 'processing'))
+    SELECT feature,
+           count(*) FILTER (WHERE status = 'pending' AND coalesce(start_after <= now(), true))::int AS queued,
+           count(*) FILTER (WHERE status = 'processing')::int AS active,
+           count(*) FILTER (WHERE status = 'pending' AND start_after > now())::int AS delayed,
+           extract(epoch FROM now() - min(coalesce(start_after, created_at))
+             FILTER (WHERE status = 'pending' AND coalesce(start_after <= now(), true)))::float8 AS oldest
+      FROM unfinished
+     GROUP BY feature`
+
 export async function queueDepths(db: Executor): Promise<DepthRow[]> {
-  const { rows } = await sql<DepthRow>`
-    SELECT r.feature,
-           count(*) FILTER (WHERE r.status = 'pending' AND coalesce(j.start_after <= now(), true))::int AS queued,
-           count(*) FILTER (WHERE r.status = 'processing')::int AS active,
-           count(*) FILTER (WHERE r.status = 'pending' AND j.start_after > now())::int AS delayed,
-           extract(epoch FROM now() - min(coalesce(j.start_after, r.created_at))
-             FILTER (WHERE r.status = 'pending' AND coalesce(j.start_after <= now(), true)))::float8 AS oldest
-      FROM processing_requests r
-      LEFT JOIN ${sql.table(`${BOSS_SCHEMA}.job`)} j
-        ON r.status = 'pending' AND j.name = ${queueName('')} || r.feature AND j.id = r.job_id
-     WHERE r.status IN ('pending', 'processing')
-     GROUP BY r.feature`.execute(db)
-  return rows
+  return (await queueDepthsQuery().execute(db)).rows
 }
 
 interface FinishedRow { minute: Date; feature: string; completed: number; failed: number }
 
 /** Completed and failed requests of the last hour by minute and feature: a range of the finished index. */
-async function finishedLastHour(db: Executor): Promise<FinishedRow[]> {
-  const { rows } = await sql<FinishedRow>`
+export const finishedLastHourQuery = () => sql<FinishedRow>`
     SELECT date_trunc('minute', finished_at) AS minute, feature,
            count(*) FILTER (WHERE status = 'completed')::int AS completed,
            count(*) FILTER (WHERE status = 'failed')::int AS failed
       FROM processing_requests
      WHERE status IN ('completed', 'failed') AND finished_at >= date_trunc('minute', now()) - interval '59 minutes'
-     GROUP BY 1, 2`.execute(db)
-  return rows
+     GROUP BY 1, 2`
+
+async function finishedLastHour(db: Executor): Promise<FinishedRow[]> {
+  return (await finishedLastHourQuery().execute(db)).rows
 }
 
-export async function liveInstances(db: Executor): Promise<InstanceRow[]> {
-  return db.selectFrom('instances').select(['id', 'role', 'threads', 'busy', 'started_at', 'last_seen_at'])
+export const liveInstancesQuery = (db: Executor) => db.selectFrom('instances').select(['id', 'role', 'threads', 'busy', 'started_at', 'last_seen_at'])
     .where('last_seen_at', '>', sql<Date>`now() - make_interval(secs => ${INSTANCE_STALE_SECONDS})`)
-    .orderBy('started_at').orderBy('id').execute()
+    .orderBy('started_at').orderBy('id')
+
+export async function liveInstances(db: Executor): Promise<InstanceRow[]> {
+  return liveInstancesQuery(db).execute()
 }
 
 /** The database's clock, truncated to the minute: the throughput series ends at this minute. */
