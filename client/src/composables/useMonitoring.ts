@@ -1,5 +1,6 @@
 // The monitoring page's data: the overview refreshed every few seconds (never overlapping, see
-// useTimeoutPoll), and the queue controls, whose answer updates the feature's card at once.
+// useTimeoutPoll), and the queue controls, whose answer updates the feature's card at once and then
+// reloads the rest.
 import { shallowRef } from 'vue'
 import { ApiError } from '../api/http.ts'
 import { getMonitoring, pauseFeature, resumeFeature, setConcurrency, type FeatureMonitoring, type Monitoring } from '../api/monitoring.ts'
@@ -14,7 +15,7 @@ export function useMonitoring() {
   const busy = shallowRef<string | null>(null)
   const updatedAt = shallowRef<Date>()
 
-  async function refresh() {
+  async function load() {
     try {
       data.value = await getMonitoring()
       updatedAt.value = new Date()
@@ -23,6 +24,9 @@ export function useMonitoring() {
       error.value = err as ApiError
     }
   }
+  // The poll and the reload after an action share one queue: never two requests at once.
+  let queue: Promise<void> = Promise.resolve()
+  const refresh = () => (queue = queue.then(load))
   useTimeoutPoll(refresh, REFRESH_MS, { immediateCallback: true })
 
   function replace(entry: FeatureMonitoring) {
@@ -35,6 +39,8 @@ export function useMonitoring() {
     actionError.value = undefined
     try {
       replace(await fn())
+      // The rest of the page (totals, oldest waiting) must agree with the card: reload it all.
+      await refresh()
     } catch (err) {
       actionError.value = err as ApiError
     } finally {
