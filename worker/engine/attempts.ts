@@ -98,9 +98,13 @@ class Superseded extends Error {}
  */
 export async function completeAttempt(db: Db, boss: PgBoss, a: {
   requestId: string; job: JobAttempt; feature: string; attempt: number; result: TaskResult; stagedOutput: string; outputDir: string
+  /** More writes of the same commit (the job log's last lines), run first; rolled back with it. */
+  beforeCommit?: (trx: Kysely<Database>) => Promise<void>
 }): Promise<boolean> {
   try {
     await asyncTransaction(db, async (trx) => {
+      // First, so that their notifications precede the status change's (delivered in the order sent).
+      await a.beforeCommit?.(trx)
       // The row (and its results) first, then the job: the lock order of cancel and delete.
       const { rows } = await sql<{ request_id: string }>`
         WITH done AS (

@@ -2,11 +2,12 @@
 // requests channel (so every instance's SSE streams get them), in order. Bounded: at most
 // LOG_LINES_PER_ATTEMPT rows per attempt, the oldest dropped and replaced by one marker line (seq 0)
 // saying how many; each line at most LOG_LINE_CHARS characters. Lines are batched: one statement per
-// flush (every FLUSH_MS while lines arrive, and once before the attempt is settled, so they precede
-// its final status on the stream).
+// flush (every FLUSH_MS while lines arrive); the last batch of a completed attempt goes into its
+// completion's transaction (no commit of its own on the hot path), that of any other outcome is
+// flushed before the settlement: either way the lines precede the final status on the stream.
 import { sql } from 'kysely'
 import type { Logger } from 'pino'
-import type { Db } from '../../db/index.ts'
+import type { Db, Executor } from '../../db/index.ts'
 import type { LogLevel } from '../../db/types.ts'
 import { clipLine } from '../threads/log-line.ts'
 import { REQUESTS_CHANNEL, type LogEvent } from '../requests/events.ts'
@@ -23,10 +24,15 @@ export interface LogWriter {
   add(level: LogLevel, message: string, at: string): void
   /** Writes what is buffered; resolves once every earlier flush is done too. */
   flush(): Promise<void>
+  /**
+   * Waits for the earlier flushes, then hands over what is buffered as a write to run in the
+   * caller's transaction (null when nothing is buffered). Used by the completion.
+   */
+  drain(): Promise<((trx: Executor) => Promise<void>) | null>
 }
 
 /** Inserts a batch, drops what fell out of the window, keeps the marker, and announces the new lines. */
-async function writeBatch(db: Db, requestId: string, attempt: number, lines: Line[], last: number): Promise<void> {
+async function writeBatch(db: Executor, requestId: string, attempt: number, lines: Line[], last: number): Promise<void> {
   const droppedUpTo = Math.max(0, last - (LOG_LINES_PER_ATTEMPT - 1))
   // One statement: a notification is delivered at commit, in the order sent (ORDER BY seq).
   await sql`
@@ -73,6 +79,16 @@ export function logWriter(db: Db, log: Pick<Logger, 'warn'>, requestId: string, 
       timer ??= setTimeout(() => void flush(), FLUSH_MS)
     },
     flush,
+    async drain() {
+      if (timer) clearTimeout(timer)
+      timer = null
+      await chain
+      if (buffer.length === 0) return null
+      const lines = buffer
+      const last = seq
+      buffer = []
+      return (trx) => writeBatch(trx, requestId, attempt, lines, last)
+    },
   }
 }
 

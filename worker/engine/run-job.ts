@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Job, PgBoss } from 'pg-boss'
 import type { Logger } from 'pino'
-import type { Db } from '../../db/index.ts'
+import type { Db, Executor } from '../../db/index.ts'
 import type { ProcessingRequest } from '../../db/types.ts'
 import type { Feature } from '../features/api.ts'
 import { getFeature } from '../features/registry.ts'
@@ -133,10 +133,11 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
     clearTimeout(limitTimer)
     if (graceTimer) clearTimeout(graceTimer)
     progress.close()
-    // The log's last lines are stored (and announced) before the status that ends the stream.
-    await lines.flush()
+    // The log's last lines are stored (and announced) before the status that ends the stream: in the
+    // completion's own transaction when the attempt succeeded, else now.
+    const lastLines = outcome.kind === 'done' && !entry.stop ? await lines.drain() : (await lines.flush(), null)
     if (outcome.kind !== 'done' && outcome.kind !== 'failed') await runCleanupOnMain(feature, spec, config.mediaRoot, log)
-    await settle(deps, { requestId, queue, entry, feature, outcome, timedOut, limit, staged, attempt: row.attempts })
+    await settle(deps, { requestId, queue, entry, feature, outcome, timedOut, limit, staged, attempt: row.attempts, lastLines })
   } catch (err) {
     log.error({ err, requestId }, 'job failed in the engine')
     // Before the row was read there is nothing to settle here: the reconciler will find the job.
@@ -155,6 +156,7 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
 
 async function settle(deps: RunDeps, s: {
   requestId: string; queue: string; entry: ActiveJob; feature: Feature; outcome: Outcome; timedOut: boolean; limit: number; staged: string; attempt: number
+  lastLines: ((trx: Executor) => Promise<void>) | null
 }): Promise<void> {
   const { db, boss, config, log } = deps
   const { requestId, entry, feature, outcome } = s
@@ -170,7 +172,7 @@ async function settle(deps: RunDeps, s: {
   } else if (outcome.kind === 'done') {
     const ok = await completeAttempt(db, boss, {
       requestId, job: entry.job, feature: feature.name, attempt: s.attempt, result: outcome.result, stagedOutput: s.staged,
-      outputDir: outputDir(config.mediaRoot, requestId),
+      outputDir: outputDir(config.mediaRoot, requestId), beforeCommit: s.lastLines ?? undefined,
     })
     // Counted only now that the completion committed (completeAttempt resolves after COMMIT).
     if (ok) deps.metrics.job(feature.name, 'completed')
