@@ -109,6 +109,34 @@ export interface AuditLogTable {
   changes: Json<Record<string, unknown>>
 }
 
+export interface FeatureSettingsTable {
+  feature: string
+  paused: Generated<boolean>
+  concurrency: number | null
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+export interface InstanceTable {
+  id: string
+  role: string
+  threads: number
+  busy: number
+  started_at: CreatedAt
+  last_seen_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+export type LogLevel = 'info' | 'warn' | 'error'
+
+export interface JobLogTable {
+  request_id: string
+  attempt: number
+  /** 1, 2, … per attempt; 0 is the marker line saying how many earlier lines were dropped. */
+  seq: number
+  at: Timestamp
+  level: LogLevel
+  message: string
+}
+
 export interface Database {
   setup_flags: SetupFlagTable
   users: UserTable
@@ -123,6 +151,10 @@ export interface Database {
   social_accounts: SocialAccountTable
   // administration (issue 9)
   audit_log: AuditLogTable
+  // monitoring (issue 10)
+  feature_settings: FeatureSettingsTable
+  instances: InstanceTable
+  job_logs: JobLogTable
 }
 
 export type User = Selectable<UserTable>

@@ -16,6 +16,8 @@ import database from './plugins/database.ts'
 import boss from './plugins/boss.ts'
 import features from './plugins/features.ts'
 import events from './plugins/events.ts'
+import metrics, { type InstanceMetrics } from './plugins/metrics.ts'
+import monitoringRoutes from './monitoring/routes.ts'
 import mailer from './mail/mailer.ts'
 import accounts from './accounts/plugin.ts'
 import accountRoutes from './accounts/routes/index.ts'
@@ -44,6 +46,7 @@ export interface AppDeps {
   log: Logger
   /** This instance's job engine (role all): /readyz then reports it. */
   engine?: Engine | null
+  metrics: InstanceMetrics
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/
@@ -123,12 +126,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(events)
   await app.register(mailer)
   await app.register(accounts)
+  await app.register(metrics, { metrics: deps.metrics })
   await app.register(accountRoutes)
   await app.register(scheduleRoutes)
   await app.register(jobs)
   await app.register(adminUsers)
   await app.register(adminJobs)
   await app.register(adminAudit)
+  await app.register(monitoringRoutes)
   await app.register(systemRoutes)
   await app.register(healthRoutes, { db: deps.db, engine: deps.engine ?? null })
   await app.register(spa)

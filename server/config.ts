@@ -76,6 +76,7 @@ const EnvSchema = Type.Object({
   DASHBOARD_USER: Type.Optional(Type.String({ minLength: 1 })),
   DASHBOARD_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   DASHBOARD_PORT: Type.Optional(Port),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   COMMIT_SHA: Type.Optional(Type.String()),
   // Social login: the provider ids; each id's OIDC_<ID>_* variables are read by readOidcProviders.
   OIDC_PROVIDERS: Type.Optional(Type.String()),
@@ -165,6 +166,8 @@ export interface Config {
   corsAllowedOrigins: string[]
   /** The pg-boss dashboard (`npm run dashboard`): basic auth; no password, no start. */
   dashboard: { user: string; password: string | null; port: number }
+  /** A bearer token for Prometheus on GET /metrics (staff keys work too); null: staff keys only. */
+  metricsToken: string | null
   /** Project root: relative paths in the environment are resolved against it. */
   root: string
 }
@@ -315,6 +318,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
     oidcProviders,
     corsAllowedOrigins: (e.CORS_ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
     dashboard: { user: e.DASHBOARD_USER ?? 'admin', password: e.DASHBOARD_PASSWORD ?? null, port: e.DASHBOARD_PORT ?? 5555 },
+    metricsToken: e.METRICS_TOKEN ?? null,
     root,
   }
 }

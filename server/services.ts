@@ -3,6 +3,7 @@ import type { PgBoss } from 'pg-boss'
 import { createDb, type Db } from '../db/index.ts'
 import { createBoss } from '../worker/index.ts'
 import type { Config } from './config.ts'
+import { createMetrics, type InstanceMetrics } from './plugins/metrics.ts'
 import type { Logger } from './logger.ts'
 
 export interface Services {
@@ -12,6 +13,8 @@ export interface Services {
   log: Logger
   db: Db
   boss: PgBoss
+  /** This instance's metrics registry, shared by its app and its engine (never by another instance). */
+  metrics: InstanceMetrics
   /** Stops pg-boss (workers first, gracefully) and closes the pool. Idempotent. */
   close(): Promise<void>
 }
@@ -28,7 +31,7 @@ export async function openServices(config: Config, log: Logger, databaseUrl: str
   }
   let closing: Promise<void> | undefined
   return {
-    config, databaseUrl, log, db, boss,
+    config, databaseUrl, log, db, boss, metrics: createMetrics(),
     close() {
       closing ??= (async () => {
         await boss.stop({ graceful: true, timeout: config.shutdownGraceSeconds * 1000 }).catch((err) => log.error({ err }, 'pg-boss stop failed'))

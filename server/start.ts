@@ -6,7 +6,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded.ts'
 import { migrateToLatest } from '../db/migrate.ts'
 import { waitForDatabase } from '../db/wait.ts'
 import { runSetup } from '../seeds/index.ts'
-import { startEngine, startScheduler, type Engine, type EngineDeps, type Scheduler } from '../worker/index.ts'
+import { startEngine, startInstanceHeartbeat, startScheduler, type Engine, type EngineDeps, type InstanceBeat, type Scheduler } from '../worker/index.ts'
 import { buildApp } from './app.ts'
 import { buildWorkerApp } from './worker-app.ts'
 import type { Config } from './config.ts'
@@ -53,8 +53,8 @@ export async function ensureSuperuser(services: Pick<Services, 'db' | 'log'>, ad
 
 /** What the job engine takes from the running services: its own settings, not the whole config. */
 export function engineDeps(services: Services): EngineDeps {
-  const { db, boss, log, databaseUrl, config } = services
-  return { db, boss, log, databaseUrl, settings: config }
+  const { db, boss, log, databaseUrl, config, metrics } = services
+  return { db, boss, log, databaseUrl, settings: config, metrics, role: config.role }
 }
 
 export interface Running {
@@ -71,6 +71,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   let app: FastifyInstance | null = null
   let engine: Engine | null = null
   let scheduler: Scheduler | null = null
+  let beat: InstanceBeat | null = null
   try {
     await migrate(database.url, log)
     services = await openServices(config, log, database.url)
@@ -87,6 +88,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     app = runsApi ? await buildApp({ ...services, engine }) : await buildWorkerApp({ db: services.db, engine, log })
     const url = await app.listen({ host: config.host, port: config.port })
     log.info(`Conveyor ${config.version} ready: ${url}${runsApi ? '' : ' (health probes only)'} role=${config.role} env=${config.env} threads=${runsWorker ? config.workerThreads : 0}`)
+    // An API-only instance is listed by monitoring too (the engine announces the others).
+    if (!runsWorker) beat = await startInstanceHeartbeat(services.db, log, { role: config.role, stats: () => ({ threads: 0, busy: 0 }) })
 
     let stopping: Promise<void> | undefined
     const s = services
@@ -97,7 +100,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
           log.info('Shutting down: no new requests; finishing in-flight work')
           const grace = config.shutdownGraceSeconds * 1000
           const closeApp = app ? Promise.race([app.close(), new Promise((r) => setTimeout(r, grace).unref())]) : Promise.resolve()
-          await Promise.all([closeApp, scheduler?.stop(), engine?.stop()])
+          await Promise.all([closeApp, scheduler?.stop(), engine?.stop(), beat?.stop()])
           await s.close()
           await database.embedded?.stop()
           log.info('Shutdown complete')
@@ -107,6 +110,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     }
   } catch (err) {
     await app?.close().catch(() => {})
+    await beat?.stop().catch(() => {})
     await scheduler?.stop().catch(() => {})
     await engine?.stop().catch(() => {})
     await services?.close().catch(() => {})

@@ -15,7 +15,8 @@
 // Folders: features/ (the feature API, registry, built-in features), requests/ (creating, reading,
 // cancelling requests; input validation; media paths; live events), queue/ (pg-boss: settings,
 // queues, the one adapter over its internals), engine/ (claim, run, settle, recover), threads/
-// (the pool, the thread entry, the messages between them), schedules/ (cron rows ↔ pg-boss).
+// (the pool, the thread entry, the messages between them), schedules/ (cron rows ↔ pg-boss),
+// monitoring/ (queue depths and the queue controls: pause, concurrency limit).
 // Imports run server → worker → db only: nothing here imports server/.
 
 export { InputError, NotFoundError, ConflictError } from './errors.ts'
@@ -37,11 +38,17 @@ export { retryRequest, RETRYABLE } from './requests/retry.ts'
 export { countStaffRequests, findQueueJob, findStaffRequest, listStaffRequests, type StaffFilter, type StaffOrderField, type StaffRow } from './requests/staff-list.ts'
 export { deleteOwnerData, type OwnerData } from './requests/owner.ts'
 export { inputDir, insideDir, outputDir, removeRequestFiles, safeFileName } from './requests/media.ts'
-export { acquireRequestEvents, localEnqueued, RequestEvents, type RequestEvent } from './requests/events.ts'
+export { acquireRequestEvents, localEnqueued, RequestEvents, type LogEvent, type RequestEvent } from './requests/events.ts'
 
 export { startEngine, type Engine, type EngineDeps } from './engine/index.ts'
 export type { EngineSettings } from './engine/settings.ts'
 export { liveThreads } from './threads/pool.ts'
+export { readLogs } from './engine/job-log.ts'
+export { startInstanceHeartbeat, type InstanceBeat } from './engine/instances.ts'
+export { NO_METRICS, type JobMetrics, type JobOutcome } from './metrics.ts'
+
+export { monitoringOverview, queueDepths, type FeatureDepth, type InstanceRow, type Overview } from './monitoring/overview.ts'
+export { setFeatureConcurrency, setFeaturePaused, type FeatureSettings } from './monitoring/feature-settings.ts'
 
 export { ensureTickQueue, reconcileSchedules, startScheduler, syncSchedule, type Scheduler } from './schedules/scheduler.ts'
 export { createScheduledRequest } from './schedules/run.ts'

@@ -24,6 +24,7 @@ export const router = createRouter({
     { path: '/jobs/new', name: 'new-job', component: () => import('./views/NewJobView.vue'), meta: { auth: true, title: 'New job' } },
     { path: '/jobs/:feature/:id', name: 'job', component: () => import('./views/JobView.vue'), meta: { auth: true, title: 'Job' } },
     { path: '/profile', name: 'profile', component: () => import('./views/ProfileView.vue'), meta: { auth: true, title: 'Profile' } },
+    { path: '/monitoring', name: 'monitoring', component: () => import('./views/MonitoringView.vue'), meta: { auth: true, title: 'Monitoring' } },
     { path: '/sign-in', name: 'sign-in', component: () => import('./views/SignInView.vue'), meta: { guest: true, title: 'Sign in' } },
     { path: '/sign-up', name: 'sign-up', component: () => import('./views/SignUpView.vue'), meta: { guest: true, title: 'Sign up' } },
     { path: '/forgot-password', name: 'forgot-password', component: () => import('./views/ForgotPasswordView.vue'), meta: { title: 'Forgot password' } },

@@ -18,6 +18,7 @@ import {
 } from '../schemas/admin-jobs.ts'
 import { RequestStatusSchema, toStatus } from '../schemas/requests.ts'
 import { errors } from '../schemas/users.ts'
+import { actorOf } from '../http/actor.ts'
 
 const tags = ['admin: jobs']
 const base = '/api/v1/admin/jobs'
@@ -32,7 +33,7 @@ const adminJobs: FastifyPluginAsyncTypebox = async (app) => {
    * system's NotFoundError / ConflictError (the single routes answer 404 / 409 from them).
    */
   async function act(request: FastifyRequest, action: BulkAction, id: string, bulk: boolean): Promise<ProcessingRequest> {
-    const actor = { id: request.user!.id, email: request.user!.email }
+    const actor = actorOf(request)
     const row = await db.transaction().execute(async (trx) => {
       let row: ProcessingRequest
       if (action === 'retry') {
@@ -56,6 +57,9 @@ const adminJobs: FastifyPluginAsyncTypebox = async (app) => {
     // After the commit: a cancelled request's files go (as the owner's cancel), a deleted one's too.
     // A running request's engine removes them again once its thread has stopped.
     if (action !== 'retry') await removeRequestFiles(config.mediaRoot, id)
+    // Counted once committed, as every job counter is.
+    if (action === 'retry') app.metrics.job(row.feature, 'retried')
+    else if (action === 'cancel') app.metrics.job(row.feature, 'cancelled')
     return row
   }
 

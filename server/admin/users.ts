@@ -19,6 +19,7 @@ import {
   toAdminUser, type AdminUserUpdate,
 } from '../schemas/admin-users.ts'
 import { DetailSchema, errors } from '../schemas/users.ts'
+import { actorOf } from '../http/actor.ts'
 
 const tags = ['admin: users']
 const base = '/api/v1/admin/users'
@@ -32,7 +33,6 @@ function mayManage(actor: FastifyRequest['user'], target: User): boolean {
 const adminUsers: FastifyPluginAsyncTypebox = async (app) => {
   const { db, boss, config } = app
   app.addHook('onRequest', app.requireStaff)
-  const actorOf = (request: FastifyRequest) => ({ id: request.user!.id, email: request.user!.email })
   const forget = (id: number) => app.sessionCache.forget({ users: [id] })
 
   async function target(request: FastifyRequest, pk: number): Promise<User> {

@@ -14,6 +14,7 @@ import { pageBody, resolvePage } from '../http/pagination.ts'
 import { RequestStatusSchema, toStatus } from '../schemas/requests.ts'
 import { ScheduleIdParams, ScheduleInputSchema, ScheduleListQuery, SchedulePageSchema, SchedulePatchSchema, ScheduleSchema, type SchedulePatch } from '../schemas/schedules.ts'
 import { toScheduleResponse } from './respond.ts'
+import { actorOf } from '../http/actor.ts'
 
 const tags = ['admin: schedules']
 
@@ -22,7 +23,6 @@ const scheduleRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const base = '/api/v1/admin/schedules'
   const show = (row: Parameters<typeof toScheduleResponse>[1]) => toScheduleResponse(boss, row)
 
-  const actorOf = (request: FastifyRequest) => ({ id: request.user!.id, email: request.user!.email })
 
   /** What a body wrote, in the API's field names (the audit entry's `changes`). */
   const written = (body: SchedulePatch, fields: ScheduleFields) => Object.fromEntries(
@@ -144,6 +144,7 @@ const scheduleRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       return row
     })
+    if (created) app.metrics.job(created.feature, 'created')
     if (!created) throw notFound()
     return reply.code(202).send(toStatus(created))
   })

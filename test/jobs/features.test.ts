@@ -25,7 +25,7 @@ function context(dir: string, file: string, size: number, signal = new AbortCont
   return {
     requestId: '00000000-0000-4000-8000-000000000000', feature: 'csv-profile', attempt: 1, signal,
     inputFile: { path: file, name: path.basename(file), size, content_type: 'text/csv' },
-    workDir: dir, outputDir: dir, progress: (p) => progress.push(p), db: null, mediaRoot: dir,
+    workDir: dir, outputDir: dir, progress: (p) => progress.push(p), log: () => {}, db: null, mediaRoot: dir,
   }
 }
 

@@ -31,6 +31,10 @@ const signedIn = (status: number, extra?: Omit<Rule, 'expect'>) => rule({ ...sam
 /** The owner's object: everybody else, staff included, is told it does not exist. */
 const owned = (status: number, extra?: Omit<Rule, 'expect'>) =>
   rule({ anonymous: 401, user: status, other: 404, staff: 404, superuser: 404 }, { object: 'request-of-user', ...extra })
+/** The owner's object, which staff may follow too (a request's live log: API.md's job page "for
+ * the owner and for staff"); another user is still told it does not exist. */
+const ownedOrStaff = (status: number, extra?: Omit<Rule, 'expect'>) =>
+  rule({ anonymous: 401, user: status, other: 404, staff: status, superuser: status }, { object: 'request-of-user', ...extra })
 /** Staff and superusers; signed-in others are forbidden. */
 const staffOnly = (status: number, extra?: Omit<Rule, 'expect'>) => rule({ anonymous: 401, user: 403, other: 403, staff: status, superuser: status }, extra)
 /** A maintenance feature: to non-staff it does not exist. */
@@ -73,7 +77,7 @@ const TABLE: Record<string, Rule | ((feature: string) => Rule)> = {
   'GET /api/v1/:feature/results/:id/': owned(200),
   'GET /api/v1/:feature/download-results/:id/': owned(200),
   'GET /api/v1/:feature/download-file/:id/:name/': owned(200),
-  'GET /api/v1/:feature/events/:id/': owned(200),
+  'GET /api/v1/:feature/events/:id/': ownedOrStaff(200),
   'POST /api/v1/:feature/cancel/:id/': owned(409), // completed already: the owner is told so, nobody else
   'DELETE /api/v1/:feature/delete/:id/': owned(204),
 
@@ -84,7 +88,7 @@ const TABLE: Record<string, Rule | ((feature: string) => Rule)> = {
   'GET /api/v1/:system/results/:id/': systemOwned(200),
   'GET /api/v1/:system/download-results/:id/': systemOwned(200),
   'GET /api/v1/:system/download-file/:id/:name/': systemOwned(200),
-  'GET /api/v1/:system/events/:id/': systemOwned(200),
+  'GET /api/v1/:system/events/:id/': system(200, { object: 'request-of-staff' }), // staff follow any run's log
   'POST /api/v1/:system/cancel/:id/': systemOwned(409),
   'DELETE /api/v1/:system/delete/:id/': systemOwned(204),
 
@@ -110,6 +114,11 @@ const TABLE: Record<string, Rule | ((feature: string) => Rule)> = {
   'DELETE /api/v1/admin/jobs/:id/': staffOnly(204, { object: 'request-of-user' }),
   'POST /api/v1/admin/jobs/bulk/': staffOnly(200, { body: () => ({ action: 'cancel', ids: ['00000000-0000-4000-8000-000000000000'] }) }),
   'GET /api/v1/admin/audit-log/': staffOnly(200),
+  'GET /api/v1/admin/monitoring/': staffOnly(200),
+  'POST /api/v1/admin/monitoring/features/:name/pause/': staffOnly(200),
+  'POST /api/v1/admin/monitoring/features/:name/resume/': staffOnly(200),
+  'PATCH /api/v1/admin/monitoring/features/:name/': staffOnly(200, { body: () => ({ concurrency: null }) }),
+  'GET /metrics': staffOnly(200), // or METRICS_TOKEN (test/monitoring/metrics.test.ts)
 
   // Social login (no provider configured here: every provider id is unknown).
   'GET /api/v1/auth/providers/': open(200),
@@ -224,5 +233,5 @@ async function concreteUrl(built: Built, accounts: Awaited<ReturnType<typeof rol
     url = url.replace(':pk', String(account.id))
   }
   void role
-  return url.replace(':name', OUTPUT_FILE).replace(':provider', 'corp')
+  return url.replace('/features/:name/', '/features/text-stats/').replace(':name', OUTPUT_FILE).replace(':provider', 'corp')
 }

@@ -13,8 +13,9 @@ import type { Db } from '../../db/index.ts'
 import type { Database, ProcessingRequest, RequestStatus } from '../../db/types.ts'
 import type { Feature, RetryPolicy } from '../features/api.ts'
 import { completedCount } from '../queue/job-insert.ts'
-import { queueName, sendAttempt, type JobData } from '../queue/queues.ts'
+import { featureOfQueue, queueName, sendAttempt, type JobData } from '../queue/queues.ts'
 import type { TaskResult } from '../threads/protocol.ts'
+import { claimAllowance, type Allowance } from './gate.ts'
 
 const NO_RETRY: RetryPolicy = { limit: 0, delaySeconds: 0, backoff: false }
 const MAX_MESSAGE = 1000
@@ -60,9 +61,13 @@ export interface Claimed { job: Job<JobData>; row: ProcessingRequest | null }
  * `committed` says whether the claim held (if not, the threads' work must be dropped).
  */
 export async function claimAttempts(db: Db, boss: PgBoss, queue: string, limit: number,
-  start: (claimed: Claimed[], committed: Promise<boolean>) => void): Promise<Claimed[]> {
+  start: (claimed: Claimed[], committed: Promise<boolean>) => void, onAllowance?: (a: Allowance) => void): Promise<Claimed[]> {
   return asyncTransaction(db, async (trx) => {
-    const jobs = await boss.fetch<JobData>(queue, { batchSize: limit, db: fromKysely(trx) })
+    // Queue controls (monitoring): a paused feature claims nothing, a limited one at most its free slots.
+    const allowance = await claimAllowance(trx, featureOfQueue(queue), limit)
+    onAllowance?.(allowance)
+    if (allowance.allowed === 0) return []
+    const jobs = await boss.fetch<JobData>(queue, { batchSize: allowance.allowed, db: fromKysely(trx) })
     if (jobs.length === 0) return []
     const pairs = jobs.map((j) => sql`(${j.data.requestId}::uuid, ${j.id}::uuid)`)
     const rows = await trx.updateTable('processing_requests')
@@ -93,9 +98,13 @@ class Superseded extends Error {}
  */
 export async function completeAttempt(db: Db, boss: PgBoss, a: {
   requestId: string; job: JobAttempt; feature: string; attempt: number; result: TaskResult; stagedOutput: string; outputDir: string
+  /** More writes of the same commit (the job log's last lines), run first; rolled back with it. */
+  beforeCommit?: (trx: Kysely<Database>) => Promise<void>
 }): Promise<boolean> {
   try {
     await asyncTransaction(db, async (trx) => {
+      // First, so that their notifications precede the status change's (delivered in the order sent).
+      await a.beforeCommit?.(trx)
       // The row (and its results) first, then the job: the lock order of cancel and delete.
       const { rows } = await sql<{ request_id: string }>`
         WITH done AS (

@@ -15,9 +15,13 @@ import type { Db } from '../../db/index.ts'
 import { preparedDb } from '../../db/prepared.ts'
 import { featuresOf, loadFeatures, moduleUrls } from '../features/registry.ts'
 import { ensureQueues, queueName } from '../queue/queues.ts'
+import { NO_METRICS, type JobMetrics } from '../metrics.ts'
+import { ensureFeatureSettings } from '../monitoring/feature-settings.ts'
 import { acquireRequestEvents, onLocalEnqueue } from '../requests/events.ts'
+import { isTerminal } from '../requests/repository.ts'
 import { ThreadPool } from '../threads/pool.ts'
 import { claimAttempts, type Claimed } from './attempts.ts'
+import { startInstanceHeartbeat } from './instances.ts'
 import { reconcile } from './reconcile.ts'
 import { runJob, type ActiveJob } from './run-job.ts'
 import type { EngineSettings } from './settings.ts'
@@ -29,6 +33,10 @@ export interface EngineDeps {
   /** The database actually used: the threads of `system` features open their own small pool on it. */
   databaseUrl: string
   settings: EngineSettings
+  /** The instance's metrics (server/plugins/metrics.ts); none when not given. */
+  metrics?: JobMetrics
+  /** How this instance announces itself in `instances` (monitoring): its role. Default `worker`. */
+  role?: string
 }
 
 export interface Engine {
@@ -48,7 +56,10 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
   await loadFeatures(urls)
   const features = featuresOf(urls)
   await ensureQueues(boss, features, config)
+  // Every feature has its settings row, so every claim has one to lock (gate.ts).
+  await ensureFeatureSettings(db, features.map((f) => f.name))
   const queues = features.map((f) => queueName(f.name))
+  const metrics = services.metrics ?? NO_METRICS
 
   const active = new Map<string, ActiveJob>()
   const running = new Set<Promise<void>>()
@@ -76,6 +87,9 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
     pending.add(queue)
     wake()
   }
+  // Features with a concurrency limit, as the last claim saw them: any instance finishing an attempt of
+  // one frees a slot, so its terminal status (NOTIFY) sends us to fetch it again.
+  const limited = new Set<string>()
 
   const pool = new ThreadPool({
     size: config.workerThreads, featureModules: urls, databaseUrl: services.databaseUrl, mediaRoot: config.mediaRoot,
@@ -93,7 +107,10 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
     live.events.onEvent((event) => {
       if (event.status === 'pending') hint(event.feature)
       else if (event.status === 'cancelled') active.get(event.id)?.abort('cancelled')
+      if (isTerminal(event.status) && limited.has(event.feature)) hint(event.feature)
     }),
+    // A resume or a changed limit (any instance's): look at that queue now.
+    live.events.onSettings((s) => hint(s.feature)),
     // Notifications may have been missed while the listener reconnected: look again.
     live.events.onResync(() => {
       queues.forEach((q) => pending.add(q))
@@ -110,7 +127,10 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
     for (const { id } of rows) active.get(id)?.abort('cancelled')
   }
 
-  const deps = { db, boss, config, log, pool }
+  metrics.threads(() => ({ size: pool.size, busy: pool.busy }))
+  const instance = await startInstanceHeartbeat(db, log, { role: services.role ?? 'worker', stats: () => ({ threads: pool.size, busy: pool.busy }) })
+  const deps = { db, boss, config, log, pool, metrics }
+  const noteAllowance = (a: { feature: string; limited: boolean }) => { if (a.limited) limited.add(a.feature); else limited.delete(a.feature) }
   async function claimLoop(): Promise<void> {
     while (!stopping) {
       signalled = false
@@ -127,10 +147,11 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
               reserved++
               let released = false
               const release = () => { if (!released) { released = true; reserved-- } }
-              const p = runJob(deps, queue, job, row, committed, release, active).finally(() => running.delete(p))
+              const p = runJob(deps, queue, job, row, committed, release, active).finally(() => { running.delete(p); instance.changed() })
               running.add(p)
+              instance.changed()
             }
-          })
+          }, noteAllowance)
         } catch (err) {
           log.error({ err, queue }, 'claim failed')
           pending.add(queue)
@@ -162,7 +183,7 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
       }
     }
   }
-  const recover = () => reconcile(db, boss, log, features.map((f) => f.name)).catch((err) => { log.error({ err }, 'reconciliation failed'); return 0 })
+  const recover = () => reconcile(db, boss, log, features.map((f) => f.name), 100, metrics).catch((err) => { log.error({ err }, 'reconciliation failed'); return 0 })
 
   await recover()
   const heartbeatMs = (config.jobHeartbeatSeconds * 1000) / 2
@@ -189,6 +210,7 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
         await Promise.allSettled([...running])
         unsubscribe.forEach((u) => u())
         timers.forEach(clearInterval)
+        await instance.stop()
         await pool.stop()
         await live.release()
         log.info('job engine stopped')

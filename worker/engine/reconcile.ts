@@ -9,6 +9,7 @@ import type { Db } from '../../db/index.ts'
 import { getFeature } from '../features/registry.ts'
 import { BOSS_SCHEMA } from '../queue/boss.ts'
 import { queueName } from '../queue/queues.ts'
+import { NO_METRICS, type JobMetrics } from '../metrics.ts'
 import { settleFailure } from './attempts.ts'
 
 interface LostAttempt {
@@ -23,7 +24,7 @@ interface LostAttempt {
 const LOST_MESSAGE = 'The worker running this request stopped unexpectedly.'
 
 /** Settles every lost attempt it finds (up to `limit` per call); returns how many it settled. */
-export async function reconcile(db: Db, boss: PgBoss, log: Logger, features: string[], limit = 100): Promise<number> {
+export async function reconcile(db: Db, boss: PgBoss, log: Logger, features: string[], limit = 100, metrics: JobMetrics = NO_METRICS): Promise<number> {
   if (features.length === 0) return 0
   // pg-boss's job table is documented for direct SQL; joining it is one query instead of one per request.
   const { rows } = await sql<LostAttempt>`
@@ -53,6 +54,7 @@ export async function reconcile(db: Db, boss: PgBoss, log: Logger, features: str
           attempt: row.stale ? { id: row.job_id, retryCount: row.retry_count ?? 0 } : null,
           message: row.state === null ? 'The job of this request disappeared from the queue.' : LOST_MESSAGE,
         })
+        if (status) metrics.job(row.feature, status === 'pending' ? 'retried' : 'failed')
         if (status) log.warn({ requestId: row.id, feature: row.feature, jobState: row.state, status }, 'recovered a lost attempt')
       }
       settled++

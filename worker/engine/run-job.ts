@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Job, PgBoss } from 'pg-boss'
 import type { Logger } from 'pino'
-import type { Db } from '../../db/index.ts'
+import type { Db, Executor } from '../../db/index.ts'
 import type { ProcessingRequest } from '../../db/types.ts'
 import type { Feature } from '../features/api.ts'
 import { getFeature } from '../features/registry.ts'
@@ -12,7 +12,9 @@ import { timeLimitOf, type JobData } from '../queue/queues.ts'
 import { attemptDir, inputDir, outputDir, removeRequestFiles } from '../requests/media.ts'
 import type { Outcome, RunningTask, ThreadPool } from '../threads/pool.ts'
 import type { Task } from '../threads/protocol.ts'
+import type { JobMetrics } from '../metrics.ts'
 import { completeAttempt, saveProgress, settleFailure, type FailureMode } from './attempts.ts'
+import { logWriter } from './job-log.ts'
 import type { EngineSettings } from './settings.ts'
 
 export type StopReason = 'cancelled' | 'shutdown' | 'lost'
@@ -33,6 +35,14 @@ export interface RunDeps {
   config: EngineSettings
   log: Logger
   pool: ThreadPool
+  metrics: JobMetrics
+}
+
+/** settleFailure, counted once it committed: `retried` when a next attempt was sent, else `failed`. */
+async function failAttempt(deps: RunDeps, a: Parameters<typeof settleFailure>[2]): Promise<void> {
+  const status = await settleFailure(deps.db, deps.boss, a)
+  if (status === 'pending') deps.metrics.job(a.feature.name, 'retried')
+  else if (status === 'failed') deps.metrics.job(a.feature.name, 'failed')
 }
 
 const PROGRESS_INTERVAL_MS = 1000
@@ -75,8 +85,9 @@ function progressWriter(deps: RunDeps, requestId: string, jobId: string) {
  */
 export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, row: ProcessingRequest, committed: Promise<boolean>,
   release: () => void, active: Map<string, ActiveJob>): Promise<void> {
-  const { db, boss, config, log, pool } = deps
+  const { db, config, log, pool } = deps
   const requestId = job.data.requestId
+  const startedAt = performance.now()
   let task: RunningTask | null = null
   let graceTimer: NodeJS.Timeout | null = null
   const entry: ActiveJob = {
@@ -105,12 +116,13 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
     attemptRoot = attemptDir(config.mediaRoot, requestId, row.attempts)
     const staged = path.join(attemptRoot, 'output')
     const progress = progressWriter(deps, requestId, job.id)
+    const lines = logWriter(db, log, requestId, row.attempts)
     const spec: Task = {
       requestId, feature: feature.name, attempt: row.attempts, input: row.input,
       inputFile: row.upload ? { ...row.upload, path: path.join(inputDir(config.mediaRoot, requestId), row.upload.name) } : null,
       workDir: path.join(attemptRoot, 'work'), outputDir: staged,
     }
-    task = pool.run(spec, progress.report)
+    task = pool.run(spec, progress.report, (line) => lines.add(line.level, line.message, line.at))
     releaseOnce()
     if (entry.stop) stopTask()
     const limit = timeLimitOf(feature)
@@ -121,18 +133,22 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
     clearTimeout(limitTimer)
     if (graceTimer) clearTimeout(graceTimer)
     progress.close()
+    // The log's last lines are stored (and announced) before the status that ends the stream: in the
+    // completion's own transaction when the attempt succeeded, else now.
+    const lastLines = outcome.kind === 'done' && !entry.stop ? await lines.drain() : (await lines.flush(), null)
     if (outcome.kind !== 'done' && outcome.kind !== 'failed') await runCleanupOnMain(feature, spec, config.mediaRoot, log)
-    await settle(deps, { requestId, queue, entry, feature, outcome, timedOut, limit, staged, attempt: row.attempts })
+    await settle(deps, { requestId, queue, entry, feature, outcome, timedOut, limit, staged, attempt: row.attempts, lastLines })
   } catch (err) {
     log.error({ err, requestId }, 'job failed in the engine')
     // Before the row was read there is nothing to settle here: the reconciler will find the job.
     if (feature) {
-      await settleFailure(db, boss, { requestId, jobId: job.id, attempt: entry.job, feature, message: 'Internal error in the job engine.', mode: 'policy' })
+      await failAttempt(deps, { requestId, jobId: job.id, attempt: entry.job, feature, message: 'Internal error in the job engine.', mode: 'policy' })
         .catch((e) => log.error({ err: e, requestId }, 'could not settle a failed job'))
     }
   } finally {
     releaseOnce()
     active.delete(requestId)
+    if (feature) deps.metrics.attemptSeconds(feature.name, (performance.now() - startedAt) / 1000)
     if (entry.stop === 'cancelled') await removeRequestFiles(config.mediaRoot, requestId).catch(() => {})
     else if (attemptRoot) await rm(attemptRoot, { recursive: true, force: true }).catch(() => {})
   }
@@ -140,13 +156,14 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
 
 async function settle(deps: RunDeps, s: {
   requestId: string; queue: string; entry: ActiveJob; feature: Feature; outcome: Outcome; timedOut: boolean; limit: number; staged: string; attempt: number
+  lastLines: ((trx: Executor) => Promise<void>) | null
 }): Promise<void> {
   const { db, boss, config, log } = deps
   const { requestId, entry, feature, outcome } = s
   // Cancelled: the row and job were settled by the cancel itself. Lost: someone else owns it now.
   if (entry.stop === 'cancelled' || entry.stop === 'lost') return
   const fail = (message: string, mode: FailureMode) =>
-    settleFailure(db, boss, { requestId, jobId: entry.job.id, attempt: entry.job, feature, message, mode })
+    failAttempt(deps, { requestId, jobId: entry.job.id, attempt: entry.job, feature, message, mode })
   // A job that finished just as a stop or the time limit came keeps its result.
   if (outcome.kind !== 'done' && entry.stop === 'shutdown') {
     await fail('Interrupted by a shutdown; it will run again.', 'requeue')
@@ -155,9 +172,11 @@ async function settle(deps: RunDeps, s: {
   } else if (outcome.kind === 'done') {
     const ok = await completeAttempt(db, boss, {
       requestId, job: entry.job, feature: feature.name, attempt: s.attempt, result: outcome.result, stagedOutput: s.staged,
-      outputDir: outputDir(config.mediaRoot, requestId),
+      outputDir: outputDir(config.mediaRoot, requestId), beforeCommit: s.lastLines ?? undefined,
     })
-    if (!ok) log.info({ requestId }, 'result discarded: the request was cancelled or taken over meanwhile')
+    // Counted only now that the completion committed (completeAttempt resolves after COMMIT).
+    if (ok) deps.metrics.job(feature.name, 'completed')
+    else log.info({ requestId }, 'result discarded: the request was cancelled or taken over meanwhile')
   } else if (outcome.kind === 'failed') {
     const permanent = outcome.error.name === 'JobError'
     const message = permanent ? outcome.error.message : `${PHASE_NAMES[outcome.phase]} failed: ${outcome.error.message}`
@@ -173,7 +192,7 @@ async function settle(deps: RunDeps, s: {
 async function runCleanupOnMain(feature: Feature, spec: Task, mediaRoot: string, log: Logger): Promise<void> {
   if (!feature.cleanup) return
   try {
-    await feature.cleanup({ ...spec, signal: AbortSignal.abort(), progress: () => {}, db: null, mediaRoot })
+    await feature.cleanup({ ...spec, signal: AbortSignal.abort(), progress: () => {}, log: () => {}, db: null, mediaRoot })
   } catch (err) {
     log.warn({ err, requestId: spec.requestId }, 'cleanup after a lost thread failed')
   }

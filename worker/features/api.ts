@@ -54,6 +54,12 @@ export interface JobContext {
   signal: AbortSignal
   /** Reports progress (0–100); cheap to call often, it is throttled before it reaches the database. */
   progress(percent: number): void
+  /**
+   * Writes a line to the job's live log: stored with this attempt and streamed to the request's
+   * events (`event: log`). Bounded: lines over 1,000 characters are clipped, and past 500 lines per
+   * attempt the oldest are dropped (a marker line says how many).
+   */
+  log(message: string, level?: 'info' | 'warn' | 'error'): void
   /** The thread's own small pool on the app database, for `system` features only (else null). */
   db: Kysely<Database> | null
   /** Root of every request's files (MEDIA_ROOT), for `system` features that manage them. */

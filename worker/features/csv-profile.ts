@@ -220,7 +220,10 @@ export default defineFeature({
         return record
       },
     })
+    ctx.log(`Profiling ${v.file.name} (${v.file.size} bytes, delimiter ${JSON.stringify(v.delimiter)}, ${v.hasHeader ? 'with' : 'without'} a header row)`)
     let read = 0
+    let width = 0
+    let ragged = 0
     try {
       // File → byte counter (progress) → csv-parse → profiles. The signal destroys every stage.
       await pipeline(createReadStream(v.file.path, { highWaterMark: 1 << 20 }), async function* (chunks: AsyncIterable<Buffer>) {
@@ -233,9 +236,11 @@ export default defineFeature({
         for await (const fields of records) {
           if (!columns) {
             columns = fields.map((f, i) => new ColumnProfile(v.hasHeader ? f.trim() || `column_${i + 1}` : `column_${i + 1}`))
+            width = fields.length
             if (v.hasHeader) continue
           }
           rows++
+          if (fields.length !== width) ragged++
           // Extra fields in a ragged row get columns of their own; missing ones count as nulls.
           while (columns.length < fields.length) columns.push(new ColumnProfile(`column_${columns.length + 1}`))
           for (let i = 0; i < columns.length; i++) columns[i]!.add(fields[i] ?? '')
@@ -247,6 +252,8 @@ export default defineFeature({
       throw err
     }
     if (!columns) throw new JobError('The CSV file has no rows.')
+    ctx.log(`Read ${rows} rows in ${(columns as ColumnProfile[]).length} columns`)
+    if (ragged > 0) ctx.log(`${ragged} rows have a different number of fields than the first row`, 'warn')
     return { rows, columns: (columns as ColumnProfile[]).map((c) => c.summary(v.topN)), v }
   },
 

@@ -78,6 +78,7 @@ export default defineFeature({
 
   async process(valid, ctx) {
     const counter = new TextCounter()
+    ctx.log(valid.text !== null ? `Analysing ${valid.text.length} characters of text` : `Analysing ${ctx.inputFile!.name} (${ctx.inputFile!.size} bytes)`)
     if (valid.text !== null) {
       const lines = valid.text.split(/\r?\n/)
       if (lines.length > 1 && lines.at(-1) === '') lines.pop()
@@ -98,6 +99,7 @@ export default defineFeature({
       if (rest !== '' || counter.lines === 0) counter.line(rest)
     }
     counter.finish()
+    ctx.log(`Counted ${counter.words} words in ${counter.lines} lines, ${counter.frequencies.size} distinct`)
     return { counter, topN: valid.topN, wordsPerMinute: valid.wordsPerMinute }
   },
 

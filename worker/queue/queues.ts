@@ -8,6 +8,7 @@ export const DEFAULT_TIME_LIMIT_SECONDS = 3600
 
 /** One pg-boss queue per feature; each job in it is one attempt at one request. */
 export const queueName = (feature: string): string => `feature.${feature}`
+export const featureOfQueue = (queue: string): string => queue.slice('feature.'.length)
 export const timeLimitOf = (feature: Feature): number => feature.timeLimitSeconds ?? DEFAULT_TIME_LIMIT_SECONDS
 
 /** What a job carries: the request row is the source of truth for everything else. */

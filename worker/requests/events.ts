@@ -1,5 +1,6 @@
 // Live request events: ONE LISTEN connection per process (pg-boss's reconnecting listener) on the
 // channel the processing_requests trigger notifies, fanned out in memory to SSE streams and the engine.
+// The same channel carries the attempts' log lines ({"log": …}) and queue-control changes ({"settings": …}).
 import type { PgBoss } from 'pg-boss'
 import type { Logger as Pino } from 'pino'
 import type { StatusFields } from '../../db/types.ts'
@@ -13,10 +14,26 @@ export interface RequestEvent extends StatusFields { owner_id: number }
 
 type Listener = (event: RequestEvent) => void
 
+/** One log line of an attempt, as stored (worker/engine/job-log.ts) and announced on the same channel. */
+export interface LogEvent {
+  request_id: string
+  attempt: number
+  /** 1, 2, … within the attempt; 0 is the marker line saying how many earlier lines were dropped. */
+  seq: number
+  at: string
+  level: 'info' | 'warn' | 'error'
+  message: string
+}
+
+/** A feature's queue controls changed (worker/monitoring/feature-settings.ts). */
+export interface SettingsEvent { feature: string; paused: boolean; concurrency: number | null }
+
 export class RequestEvents {
   readonly #byId = new Map<string, Set<Listener>>()
   readonly #all = new Set<Listener>()
   readonly #resync = new Set<() => void>()
+  readonly #logs = new Map<string, Set<(line: LogEvent) => void>>()
+  readonly #settings = new Set<(event: SettingsEvent) => void>()
 
   /** Events of one request; returns the unsubscribe function. */
   subscribe(id: string, listener: Listener): () => void {
@@ -27,6 +44,30 @@ export class RequestEvents {
       set.delete(listener)
       if (set.size === 0 && this.#byId.get(id) === set) this.#byId.delete(id)
     }
+  }
+
+  /** Log lines of one request, in the order they were stored; returns the unsubscribe function. */
+  subscribeLogs(id: string, listener: (line: LogEvent) => void): () => void {
+    let set = this.#logs.get(id)
+    if (!set) this.#logs.set(id, (set = new Set()))
+    set.add(listener)
+    return () => {
+      set.delete(listener)
+      if (set.size === 0 && this.#logs.get(id) === set) this.#logs.delete(id)
+    }
+  }
+
+  /** Queue-control changes (the engine: a resumed feature or a raised limit is fetched at once). */
+  onSettings(listener: (event: SettingsEvent) => void): () => void {
+    this.#settings.add(listener)
+    return () => this.#settings.delete(listener)
+  }
+
+  /** A notification of the channel: a status change, a log line or a settings change. */
+  dispatch(payload: RequestEvent | { log: LogEvent } | { settings: SettingsEvent }): void {
+    if ('log' in payload) for (const l of this.#logs.get(payload.log.request_id) ?? []) l(payload.log)
+    else if ('settings' in payload) for (const l of this.#settings) l(payload.settings)
+    else this.emit(payload)
   }
 
   /** Every event (the engine: wake-ups and cancels). */
@@ -66,7 +107,7 @@ export async function acquireRequestEvents(boss: PgBoss, log: Logger): Promise<{
     const ready = db.listen
       ? db.listen(REQUESTS_CHANNEL, (payload) => {
           try {
-            events.emit(JSON.parse(payload) as RequestEvent)
+            events.dispatch(JSON.parse(payload) as RequestEvent)
           } catch (err) {
             log.error({ err }, 'bad request event payload')
           }

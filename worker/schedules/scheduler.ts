@@ -10,6 +10,7 @@ import { fromKysely, type Job, type PgBoss } from 'pg-boss'
 import type { Db, Executor } from '../../db/index.ts'
 import type { Schedule } from '../../db/types.ts'
 import type { Logger } from 'pino'
+import { NO_METRICS, type JobMetrics } from '../metrics.ts'
 import { createScheduledRequest } from './run.ts'
 
 export const TICK_QUEUE = 'schedule-tick'
@@ -61,8 +62,9 @@ export async function reconcileSchedules(db: Db, boss: PgBoss, log: Logger): Pro
 
 /** Handles one tick: creates the request, counts the run. A tick for a disabled or deleted
  * schedule (one that raced an edit) creates nothing; a replayed tick creates nothing twice. */
-export async function handleTick(db: Db, boss: PgBoss, log: Logger, job: Job<TickData>): Promise<string | null> {
+export async function handleTick(db: Db, boss: PgBoss, log: Logger, job: Job<TickData>, metrics: JobMetrics = NO_METRICS): Promise<string | null> {
   const created = await createScheduledRequest(db, boss, job.data.scheduleId, { idempotencyKey: `schedule-tick:${job.id}`, onlyIfEnabled: true })
+  if (created) metrics.job(created.feature, 'created')
   if (!created) log.info({ scheduleId: job.data.scheduleId, tick: job.id }, 'tick for a disabled or deleted schedule, or replayed: nothing created')
   return created?.id ?? null
 }
@@ -72,12 +74,12 @@ export interface Scheduler {
 }
 
 /** Worker role: reconcile at start, then handle ticks until stopped. */
-export async function startScheduler(services: { db: Db; boss: PgBoss; log: Logger }): Promise<Scheduler> {
+export async function startScheduler(services: { db: Db; boss: PgBoss; log: Logger; metrics?: JobMetrics }): Promise<Scheduler> {
   const { db, boss, log } = services
   await ensureTickQueue(boss)
   await reconcileSchedules(db, boss, log)
   await boss.work<TickData>(TICK_QUEUE, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
-    await handleTick(db, boss, log, job!)
+    await handleTick(db, boss, log, job!, services.metrics)
   })
   return {
     async stop() {

@@ -22,8 +22,13 @@ export interface RunningTask {
 interface Slot {
   worker: Worker
   ready: boolean
-  task: { requestId: string; resolve(o: Outcome): void; onProgress(p: number): void; terminated: string | null; error: Error | null } | null
+  task: {
+    requestId: string; resolve(o: Outcome): void; onProgress(p: number): void; onLog: LogListener; terminated: string | null; error: Error | null
+  } | null
 }
+
+/** A log line of the running task (ctx.log in a phase). */
+export type LogListener = (line: { level: 'info' | 'warn' | 'error'; message: string; at: string }) => void
 
 let live = 0
 /** Worker threads of every pool in this process that have not exited yet (for leak checks). */
@@ -60,12 +65,12 @@ export class ThreadPool {
   get idle(): number { return this.#stopping ? 0 : this.#slots.filter((s) => s.ready && !s.task).length }
   get busy(): number { return this.#slots.filter((s) => s.task).length }
 
-  run(task: Task, onProgress: (percent: number) => void): RunningTask {
+  run(task: Task, onProgress: (percent: number) => void, onLog: LogListener = () => {}): RunningTask {
     const slot = this.#slots.find((s) => s.ready && !s.task)
     if (!slot || this.#stopping) throw new Error('No idle thread')
     let resolve!: (o: Outcome) => void
     const outcome = new Promise<Outcome>((r) => { resolve = r })
-    const state = { requestId: task.requestId, resolve, onProgress, terminated: null as string | null, error: null as Error | null }
+    const state = { requestId: task.requestId, resolve, onProgress, onLog, terminated: null as string | null, error: null as Error | null }
     slot.task = state
     slot.worker.postMessage({ type: 'run', task })
     return {
@@ -108,6 +113,8 @@ export class ThreadPool {
           this.#options.onIdle()
         } else if (message.type === 'progress') {
           if (slot.task?.requestId === message.requestId) slot.task.onProgress(message.percent)
+        } else if (message.type === 'log') {
+          if (slot.task?.requestId === message.requestId) slot.task.onLog(message)
         } else if (slot.task?.requestId === message.requestId && !slot.task.terminated) {
           const task = slot.task
           slot.task = null

@@ -40,6 +40,8 @@ export type ToThread =
 export type FromThread =
   | { type: 'ready' }
   | { type: 'progress'; requestId: string; percent: number }
+  /** A line of the job log (ctx.log): `at` is when the phase wrote it, ISO 8601. */
+  | { type: 'log'; requestId: string; level: 'info' | 'warn' | 'error'; message: string; at: string }
   | { type: 'done'; requestId: string; result: TaskResult }
   | { type: 'failed'; requestId: string; phase: Phase; error: SerializedError; aborted: boolean }
 

@@ -11,6 +11,7 @@ import { createDb } from '../../db/index.ts'
 import type { Database } from '../../db/types.ts'
 import { JobError, type JobContext } from '../features/api.ts'
 import { getFeature, loadFeatures } from '../features/registry.ts'
+import { clipLine } from './log-line.ts'
 import { serializeError, type FromThread, type Phase, type Task, type TaskResult, type ThreadData, type ToThread } from './protocol.ts'
 
 const port = parentPort!
@@ -75,6 +76,8 @@ async function run(task: Task): Promise<void> {
     get workDir() { return workDir.get() },
     get outputDir() { return outputDir.get() },
     signal: controller.signal, progress: progressReporter(task.requestId),
+    // Clipped here already, so a huge line does not cross the port; the engine bounds the count.
+    log: (message, level = 'info') => post({ type: 'log', requestId: task.requestId, level, message: clipLine(String(message)), at: new Date().toISOString() }),
     db: dbFor(feature), mediaRoot: settings.mediaRoot,
   }
   let phase: Phase = 'validate'

@@ -65,6 +65,7 @@ const createRoute: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app,
       })
       // This instance's engine fetches at once; others hear the row's NOTIFY.
       localEnqueued(feature.name)
+      app.metrics.job(feature.name, 'created') // one statement on the pool: committed
       return reply.code(202).header('location', statusUrl(row)).send(toCreated(row))
     } catch (err) {
       if (multipart) await removeRequestFiles(config.mediaRoot, id).catch(() => {})

@@ -66,6 +66,7 @@ const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (ap
     const found = await cancelRequest(db, boss, request.params.id, request.user!.id)
     if (!found) throw notFound()
     if (!found.cancelled) throw conflict(`The request is already ${found.row.status}.`, { status: found.row.status })
+    app.metrics.job(found.row.feature, 'cancelled') // committed: cancelRequest's transaction is done
     // A running request's engine removes its files again once its thread has stopped.
     await removeRequestFiles(config.mediaRoot, found.row.id)
     return toStatus(found.row)
