@@ -22,8 +22,9 @@ export async function ask(question: string, input: PromptInput = process.stdin, 
 export function askHidden(question: string, input: PromptInput = process.stdin, output: NodeJS.WritableStream = process.stdout): Promise<string> {
   if (!input.isTTY || typeof input.setRawMode !== 'function') return ask(question, input, output)
   const setRaw = input.setRawMode.bind(input)
-  output.write(question)
+  // Echo goes off before the prompt shows: whatever is typed once it is visible stays hidden.
   setRaw(true)
+  output.write(question)
   input.setEncoding('utf8')
   input.resume()
   return new Promise((resolve, reject) => {
