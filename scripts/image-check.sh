@@ -154,10 +154,12 @@ buildah "${STORAGE[@]}" umount "$CTR" >/dev/null
 
 step "Start the image (role all, NODE_ENV=production, ALLOWED_HOSTS=$HOSTNAME_OK, port $PORT)"
 SECRET=$(head -c 32 /dev/urandom | base64)
+# What production requires besides the secret and the hosts: where links point, and a mail choice.
+PROD_ENV="-e FRONTEND_URL=http://$HOSTNAME_OK -e EMAIL_BACKEND=log"
 t0=$(now_ms)
 # shellcheck disable=SC2086
 eval "buildah ${STORAGE[*]} run --isolation chroot --net host --user node \
-  -e DATABASE_URL=$DB_URL -e SECRET_KEY=$SECRET -e ALLOWED_HOSTS=$HOSTNAME_OK -e PORT=$PORT \
+  -e DATABASE_URL=$DB_URL -e SECRET_KEY=$SECRET -e ALLOWED_HOSTS=$HOSTNAME_OK -e PORT=$PORT $PROD_ENV \
   -e WORKER_THREADS=2 -e ADMIN_EMAIL=admin@example.test -e ADMIN_PASSWORD=image-check-admin-pw \
   $CTR -- $CMD" > "$LOG" 2>&1 &
 APP_PID=$!
@@ -219,7 +221,7 @@ step "The pg-boss dashboard from the image (DASHBOARD_PASSWORD required, basic a
 DPORT=$("$NODE_BIN" -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 set +e
 # The dashboard reads the app's configuration (server/config.ts), production rules included.
-DASH_ENV=(-e DATABASE_URL="$DB_URL" -e SECRET_KEY="$SECRET" -e ALLOWED_HOSTS="$HOSTNAME_OK" -e DASHBOARD_PORT="$DPORT" -e HOST=127.0.0.1)
+DASH_ENV=(-e DATABASE_URL="$DB_URL" -e SECRET_KEY="$SECRET" -e ALLOWED_HOSTS="$HOSTNAME_OK" -e FRONTEND_URL="http://$HOSTNAME_OK" -e EMAIL_BACKEND=log -e DASHBOARD_PORT="$DPORT" -e HOST=127.0.0.1)
 buildah "${STORAGE[@]}" run --isolation chroot --net host --user node "${DASH_ENV[@]}" \
   "$CTR" -- node dist/server/dashboard.js > /tmp/conveyor-image-dashboard.log 2>&1
 rc=$?; set -e
@@ -244,7 +246,7 @@ echo "dashboard: 401 without credentials, 200 with; SIGTERM → exit $drc"
 step "A worker-only instance (--role worker) answers the probes and nothing else"
 WPORT=$("$NODE_BIN" -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 eval "buildah ${STORAGE[*]} run --isolation chroot --net host --user node \
-  -e DATABASE_URL=$DB_URL -e SECRET_KEY=$SECRET -e ALLOWED_HOSTS=$HOSTNAME_OK -e PORT=$WPORT -e WORKER_THREADS=1 \
+  -e DATABASE_URL=$DB_URL -e SECRET_KEY=$SECRET -e ALLOWED_HOSTS=$HOSTNAME_OK -e PORT=$WPORT $PROD_ENV -e WORKER_THREADS=1 \
   $CTR -- $CMD --role worker" > /tmp/conveyor-image-worker.log 2>&1 &
 WORKER_PID=$!
 for _ in $(seq 1 600); do
