@@ -16,7 +16,7 @@ export interface DbOptions {
 }
 
 export function createPool(url: string, options: DbOptions = {}): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'conveyor',
@@ -24,6 +24,13 @@ export function createPool(url: string, options: DbOptions = {}): pg.Pool {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   })
+  // The pool listens for errors only on idle clients: it takes its listener off a client it hands
+  // out. A checked-out client whose server goes away between two statements (a restart, an admin's
+  // pg_terminate_backend) then emits an unheard 'error', which kills the process. This listener stays
+  // for the client's life; the failure still reaches the caller's next statement, and the broken
+  // client is dropped when it is released (pg-pool checks that it is still queryable).
+  pool.on('connect', (client) => client.on('error', () => {}))
+  return pool
 }
 
 // The pg pool under each Kysely instance made here: a few hot paths send named (prepared)
