@@ -12,7 +12,7 @@ import { fromKysely, type Job, type JobAttempt, type PgBoss } from 'pg-boss'
 import type { Db } from '../../db/index.ts'
 import type { Database, ProcessingRequest, RequestStatus } from '../../db/types.ts'
 import type { Feature, RetryPolicy } from '../features/api.ts'
-import { completedCount } from '../queue/job-insert.ts'
+import { completedCount, restoreFetched } from '../queue/job-insert.ts'
 import { queueName, sendAttempt, type JobData } from '../queue/queues.ts'
 import type { TaskResult } from '../threads/protocol.ts'
 
@@ -49,7 +49,13 @@ async function asyncTransaction<T>(db: Db, fn: (trx: Kysely<Database>) => Promis
   })
 }
 
-export interface Claimed { job: Job<JobData>; row: ProcessingRequest | null }
+export interface Claimed {
+  job: Job<JobData>
+  /** The request, now `processing`; null when the job was settled or given back by the claim itself. */
+  row: ProcessingRequest | null
+  /** The request's row was locked by another transaction: the job went back to the queue unchanged. */
+  givenBack?: boolean
+}
 
 /**
  * Claims up to `limit` jobs of `queue` and marks their requests `processing`, in one transaction.
@@ -72,9 +78,23 @@ export async function claimAttempts(db: Db, boss: PgBoss, queue: string, limit: 
         .where('id', 'in', jobs.map((j) => j.data.requestId)).where('status', '=', 'pending').forUpdate().skipLocked())
       .returningAll().execute()
     const byJob = new Map(rows.map((r) => [r.job_id, r]))
-    const orphans = jobs.filter((j) => !byJob.has(j.id))
+    const unclaimed = jobs.filter((j) => !byJob.has(j.id))
+    if (unclaimed.length === 0) return jobs.map((job) => ({ job, row: byJob.get(job.id)! }))
+    // Not every row was ours. A row that is gone, or moved on (cancelled, or a newer attempt's), makes its
+    // job an orphan: completed here. But a row SKIP LOCKED passed over because another transaction held
+    // it (a cancel or delete on its way, any UPDATE of the row) may well stay `pending`: completing its
+    // job then left a pending request with no live job until the reconciler came by. Such a job is given
+    // back (restored to `created`, its retry count untouched) for the next fetch; a cancel waiting for
+    // the job's lock then finds it queued and cancels it.
+    const busy = await trx.selectFrom('processing_requests').select('id')
+      .where(sql<boolean>`(id, job_id) IN (${sql.join(unclaimed.map((j) => sql`(${j.data.requestId}::uuid, ${j.id}::uuid)`))})`)
+      .where('status', '=', 'pending').execute()
+    const locked = new Set(busy.map((r) => r.id))
+    const giveBack = unclaimed.filter((j) => locked.has(j.data.requestId))
+    const orphans = unclaimed.filter((j) => !locked.has(j.data.requestId))
+    if (giveBack.length > 0) await restoreFetched(boss, fromKysely(trx), queue, giveBack.map((j) => j.id))
     if (orphans.length > 0) await boss.complete(queue, orphans, null, { db: fromKysely(trx) })
-    return jobs.map((job) => ({ job, row: byJob.get(job.id) ?? null }))
+    return jobs.map((job) => ({ job, row: byJob.get(job.id) ?? null, ...(locked.has(job.data.requestId) && !byJob.has(job.id) ? { givenBack: true } : {}) }))
   }, start)
 }
 

@@ -39,6 +39,7 @@ export interface Engine {
 }
 
 const POLL_MS = 2000
+const GIVE_BACK_RETRY_MS = 50
 
 export async function startEngine(services: EngineDeps): Promise<Engine> {
   const { settings: config, log, boss } = services
@@ -138,6 +139,9 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
           break
         }
         if (jobs.length === free) pending.add(queue) // a full batch: there may be more
+        // A job given back because its row was locked is fetched again shortly, not at once (whoever holds
+        // the row, most often a cancel, gets through first) and not only at the next backstop poll.
+        else if (jobs.some((c) => c.givenBack)) setTimeout(() => { pending.add(queue); wake() }, GIVE_BACK_RETRY_MS).unref()
       }
       // Sleep until woken (a create, a free thread) or the backstop poll, which looks at every queue.
       if (failed || pending.size === 0 || pool.idle - reserved <= 0) {
@@ -150,7 +154,11 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
   // cancelled or taken back, so its thread is stopped.
   async function heartbeat(): Promise<void> {
     const byQueue = new Map<string, ActiveJob[]>()
-    for (const a of active.values()) byQueue.set(a.queue, [...(byQueue.get(a.queue) ?? []), a])
+    // Only claims whose COMMIT was acknowledged (fault tolerance, issue 14): a touch whose snapshot
+    // predates the claim's commit sees the job still `created`, leaves it out of `settled`, and the
+    // job was taken for lost: its thread stopped, its row left `processing` and its job `active` until
+    // the heartbeat expired and the reconciler retried it (~30 s later, "recovered a lost attempt").
+    for (const a of active.values()) if (a.claimed) byQueue.set(a.queue, [...(byQueue.get(a.queue) ?? []), a])
     for (const [queue, jobs] of byQueue) {
       try {
         const res = await boss.touch(queue, jobs.map((a) => a.job)) as { settled?: string[] }
@@ -165,10 +173,10 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
   const recover = () => reconcile(db, boss, log, features.map((f) => f.name)).catch((err) => { log.error({ err }, 'reconciliation failed'); return 0 })
 
   await recover()
-  const heartbeatMs = (config.jobHeartbeatSeconds * 1000) / 2
+  const heartbeatMs = config.heartbeatIntervalMs ?? (config.jobHeartbeatSeconds * 1000) / 2
   const timers = [
     setInterval(() => void heartbeat(), heartbeatMs),
-    setInterval(() => void recover(), Math.max(5000, heartbeatMs)),
+    setInterval(() => void recover(), Math.max(5000, (config.jobHeartbeatSeconds * 1000) / 2)),
   ]
   const loop = claimLoop()
 

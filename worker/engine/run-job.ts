@@ -22,6 +22,12 @@ export interface ActiveJob {
   requestId: string
   queue: string
   job: { id: string; retryCount: number }
+  /**
+   * The claim's COMMIT has been acknowledged. Threads start while it is on its way; until it lands,
+   * another connection still sees the job `created`, so the heartbeat must not touch it yet (a touch
+   * that misses it would take it for lost).
+   */
+  claimed: boolean
   /** Why the engine stopped it, if it did. */
   stop: StopReason | null
   abort(reason: StopReason): void
@@ -80,7 +86,7 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
   let task: RunningTask | null = null
   let graceTimer: NodeJS.Timeout | null = null
   const entry: ActiveJob = {
-    requestId, queue, job: { id: job.id, retryCount: job.retryCount }, stop: null,
+    requestId, queue, job: { id: job.id, retryCount: job.retryCount }, claimed: false, stop: null,
     abort(reason) {
       if (entry.stop) return
       entry.stop = reason
@@ -94,7 +100,7 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
   }
   active.set(requestId, entry)
   // The claim did not commit: the job is not ours, whatever the thread makes of it.
-  void committed.then((ok) => { if (!ok) entry.abort('lost') })
+  void committed.then((ok) => { if (ok) entry.claimed = true; else entry.abort('lost') })
   let attemptRoot: string | null = null
   let feature: Feature | undefined
   let released = false
