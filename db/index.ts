@@ -55,6 +55,26 @@ export function createDb(url: string, options: DbOptions = {}): Db {
   return db
 }
 
+// SQLSTATEs of a server that is not there for us right now: class 08 (connection exception),
+// admin_shutdown, crash_shutdown, cannot_connect_now (starting up or shutting down), too_many_connections.
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300'])
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN'])
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|not queryable|Connection refused|the database system is (starting up|shutting down|in recovery mode)/i
+
+/**
+ * True when `err` says the database cannot be reached (down, restarting, connection cut), as
+ * opposed to a statement that failed: the API answers 503 for it, the engine waits and tries again.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown[] } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : ''
+    if (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_CODES.has(code)) return true
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true
+    if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnavailable(x))) return true // AggregateError of each address
+  }
+  return false
+}
+
 /** Redacts the password of a connection string for logs. */
 export function describeUrl(url: string): string {
   try {

@@ -6,6 +6,7 @@
 // crash can lose the last few hundred milliseconds of them, which only sends an attempt back to be
 // recovered and run again (phases are idempotent); in exchange no job waits for a WAL flush (about
 // 2 ms each on our disks) on its way. Creates and cancels stay synchronous: a client holds their answer.
+import { existsSync } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import { sql, type Kysely } from 'kysely'
 import { fromKysely, type Job, type JobAttempt, type PgBoss } from 'pg-boss'
@@ -130,9 +131,13 @@ export async function completeAttempt(db: Db, boss: PgBoss, a: {
       const done = await boss.complete(queueName(a.feature), a.job, null, { db: fromKysely(trx) })
       if (completedCount(done) === 0) throw new Superseded()
       // Files move before the commit: if it fails, the next attempt replaces them (save is idempotent).
-      // A first attempt without output files has nothing to replace.
-      if (a.result.files.length > 0 || a.attempt > 1) await rm(a.outputDir, { recursive: true, force: true })
-      if (a.result.files.length > 0) await rename(a.stagedOutput, a.outputDir)
+      // A first attempt without output files has nothing to replace. When this very save is tried again
+      // (its COMMIT was cut off with the database), the files are already in place: nothing to move.
+      const movedBefore = a.result.files.length > 0 && !existsSync(a.stagedOutput) && existsSync(a.outputDir)
+      if (!movedBefore) {
+        if (a.result.files.length > 0 || a.attempt > 1) await rm(a.outputDir, { recursive: true, force: true })
+        if (a.result.files.length > 0) await rename(a.stagedOutput, a.outputDir)
+      }
     })
     return true
   } catch (err) {

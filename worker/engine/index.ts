@@ -19,7 +19,8 @@ import { acquireRequestEvents, onLocalEnqueue } from '../requests/events.ts'
 import { ThreadPool } from '../threads/pool.ts'
 import { claimAttempts, type Claimed } from './attempts.ts'
 import { reconcile } from './reconcile.ts'
-import { runJob, type ActiveJob } from './run-job.ts'
+import { runJob, type ActiveJob, type EngineHooks } from './run-job.ts'
+import { sweepMedia } from './sweep.ts'
 import type { EngineSettings } from './settings.ts'
 
 export interface EngineDeps {
@@ -29,6 +30,8 @@ export interface EngineDeps {
   /** The database actually used: the threads of `system` features open their own small pool on it. */
   databaseUrl: string
   settings: EngineSettings
+  /** Fault tests only: where to stop a process on purpose. */
+  hooks?: EngineHooks
 }
 
 export interface Engine {
@@ -40,6 +43,7 @@ export interface Engine {
 
 const POLL_MS = 2000
 const GIVE_BACK_RETRY_MS = 50
+const SWEEP_MS = 60 * 60_000
 
 export async function startEngine(services: EngineDeps): Promise<Engine> {
   const { settings: config, log, boss } = services
@@ -111,7 +115,7 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
     for (const { id } of rows) active.get(id)?.abort('cancelled')
   }
 
-  const deps = { db, boss, config, log, pool }
+  const deps = { db, boss, config, log, pool, hooks: services.hooks }
   async function claimLoop(): Promise<void> {
     while (!stopping) {
       signalled = false
@@ -173,10 +177,14 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
   const recover = () => reconcile(db, boss, log, features.map((f) => f.name)).catch((err) => { log.error({ err }, 'reconciliation failed'); return 0 })
 
   await recover()
+  // Files of attempts a killed process could not remove: at start-up (after a crash) and hourly.
+  const sweep = () => sweepMedia(db, config.mediaRoot, log).catch((err) => { log.warn({ err }, 'media sweep failed'); return 0 })
+  await sweep()
   const heartbeatMs = config.heartbeatIntervalMs ?? (config.jobHeartbeatSeconds * 1000) / 2
   const timers = [
     setInterval(() => void heartbeat(), heartbeatMs),
     setInterval(() => void recover(), Math.max(5000, (config.jobHeartbeatSeconds * 1000) / 2)),
+    setInterval(() => void sweep(), SWEEP_MS).unref(),
   ]
   const loop = claimLoop()
 

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Job, PgBoss } from 'pg-boss'
 import type { Logger } from 'pino'
-import type { Db } from '../../db/index.ts'
+import { isDatabaseUnavailable, type Db } from '../../db/index.ts'
 import type { ProcessingRequest } from '../../db/types.ts'
 import type { Feature } from '../features/api.ts'
 import { getFeature } from '../features/registry.ts'
@@ -39,6 +39,13 @@ export interface RunDeps {
   config: EngineSettings
   log: Logger
   pool: ThreadPool
+  hooks?: EngineHooks
+}
+
+/** Points where the fault tests stop a process on purpose (nothing else sets them). */
+export interface EngineHooks {
+  /** Right after a completion committed, before the attempt's folder is removed. */
+  afterCommit?(requestId: string): Promise<void>
 }
 
 const PROGRESS_INTERVAL_MS = 1000
@@ -128,7 +135,8 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
     if (graceTimer) clearTimeout(graceTimer)
     progress.close()
     if (outcome.kind !== 'done' && outcome.kind !== 'failed') await runCleanupOnMain(feature, spec, config.mediaRoot, log)
-    await settle(deps, { requestId, queue, entry, feature, outcome, timedOut, limit, staged, attempt: row.attempts })
+    const f = feature
+    await whileUnreachable(() => settle(deps, { requestId, queue, entry, feature: f, outcome, timedOut, limit, staged, attempt: row.attempts }), entry, log)
   } catch (err) {
     log.error({ err, requestId }, 'job failed in the engine')
     // Before the row was read there is nothing to settle here: the reconciler will find the job.
@@ -141,6 +149,31 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
     active.delete(requestId)
     if (entry.stop === 'cancelled') await removeRequestFiles(config.mediaRoot, requestId).catch(() => {})
     else if (attemptRoot) await rm(attemptRoot, { recursive: true, force: true }).catch(() => {})
+    // A retry after a crash: the folders of the earlier attempts, which their process could not remove.
+    for (let n = 1; attemptRoot && n < row.attempts; n++) await rm(attemptDir(config.mediaRoot, requestId, n), { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+const SETTLE_RETRY_MAX_MS = 5_000
+const SETTLE_GIVE_UP_MS = 10 * 60_000
+
+/**
+ * Runs a settlement again, with backoff, for as long as the database is unreachable (a restart, a
+ * failover): the job's outcome is known and every settlement is fenced and idempotent, so waiting
+ * beats leaving it to the reconciler after the heartbeat expires (fault tolerance, issue 14). The
+ * heartbeat keeps the claim fresh meanwhile. Gives up on shutdown or after ten minutes; then the
+ * reconciler settles it.
+ */
+async function whileUnreachable<T>(fn: () => Promise<T>, entry: ActiveJob, log: Logger): Promise<T> {
+  const started = Date.now()
+  for (let delay = 250, tries = 1; ; delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS), tries++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (!isDatabaseUnavailable(err) || entry.stop === 'shutdown' || Date.now() - started > SETTLE_GIVE_UP_MS) throw err
+      if (tries === 1) log.warn({ requestId: entry.requestId, err: (err as Error).message }, 'database unreachable: the job\'s outcome is kept until it is back')
+      await new Promise((r) => setTimeout(r, delay))
+    }
   }
 }
 
@@ -164,6 +197,7 @@ async function settle(deps: RunDeps, s: {
       outputDir: outputDir(config.mediaRoot, requestId),
     })
     if (!ok) log.info({ requestId }, 'result discarded: the request was cancelled or taken over meanwhile')
+    else await deps.hooks?.afterCommit?.(requestId)
   } else if (outcome.kind === 'failed') {
     const permanent = outcome.error.name === 'JobError'
     const message = permanent ? outcome.error.message : `${PHASE_NAMES[outcome.phase]} failed: ${outcome.error.message}`
