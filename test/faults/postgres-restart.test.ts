@@ -7,7 +7,8 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import tap, { type Test } from 'tap'
-import { createDb, type Db } from '../../db/index.ts'
+import { createDb, isDatabaseUnavailable, type Db } from '../../db/index.ts'
+import { preparedDb } from '../../db/prepared.ts'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../db/embedded.ts'
 import { sql } from 'kysely'
 import { TEST_FEATURES, until } from '../jobs/support.ts'
@@ -125,10 +126,34 @@ tap.test('start-up waits for an unreachable database, then starts', async (t) =>
 
 tap.test('a PostgreSQL restart under load: 503 meanwhile, no crash, everything completes after', async (t) => {
   const { ids, streams } = await load()
+  // Clients checked out and idle between two statements when the server goes (what a transaction
+  // doing file work between statements looks like): their connection's 'error' must not kill this
+  // process, with or without the named-statement wrapper (db/prepared.ts).
+  const pools = [createDb(url, { max: 1 }), createDb(url, { max: 1 })]
+  const held = [pools[0]!, preparedDb(pools[1]!)!].map((p) => {
+    let go!: () => void
+    const released = new Promise<void>((r) => { go = r })
+    const ready = new Promise<void>((ok) => {
+      void p.connection().execute(async (c) => {
+        await sql`SELECT 1`.execute(c)
+        ok()
+        await released
+        return sql`SELECT ${1}::int AS one`.execute(c)
+      }).then(() => 'answered', (err) => (isDatabaseUnavailable(err) ? 'unavailable' : String(err))).then((r) => results.push(r))
+    })
+    return { go, ready }
+  })
+  const results: string[] = []
+  await Promise.all(held.map((h) => h.ready))
   await pg!.stop()
   pg = null
   await checkOutage(t, ids[0]!)
+  held.forEach((h) => h.go())
+  await until(async () => results.length, (n) => n === 2, { timeoutMs: 10_000 })
+  t.same(results, ['unavailable', 'unavailable'], 'a held client fails its next statement as "unavailable", the process lives on')
   pg = await startEmbeddedPostgres(path.join(dir, 'data'), port, quiet)
+  for (const p of pools) t.match((await sql<{ one: number }>`SELECT ${1}::int AS one`.execute(preparedDb(p)!)).rows, [{ one: 1 }], 'and the pool serves again')
+  await Promise.all(pools.map((p) => p.destroy()))
   await checkRecovery(t, ids, streams)
   t.comment(`fault: restart with ${ids.length} requests in flight`)
 })
