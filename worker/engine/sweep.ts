@@ -29,7 +29,9 @@ export async function sweepMedia(db: Db, mediaRoot: string, log: Pick<Logger, 'w
       }
       for (const name of await readdir(dir).catch(() => [] as string[])) {
         const n = Number(ATTEMPT.exec(name)?.[1] ?? NaN)
-        if (Number.isNaN(n) || (row.status === 'processing' && n === row.attempts)) continue
+        // Kept: the attempt running now, and a newer one whose claim has not committed yet (its thread
+        // may already be writing while the row still shows the attempt before).
+        if (Number.isNaN(n) || n > row.attempts || (row.status === 'processing' && n === row.attempts)) continue
         await rm(path.join(dir, name), { recursive: true, force: true })
         removed++
       }
