@@ -101,6 +101,6 @@ t.test('SIGKILLed in every phase: every request completes once, with one result 
   const files = await filesUnder(built.media)
   const expectedFiles = requests.map(({ id }) => `${id}/output/out.txt`).sort()
   t.same(files, expectedFiles, 'no orphan files: only each request\'s one output file is left')
-  t.comment(`faults injected: ${kills} SIGKILLs with ${inPhase} attempts held inside a phase (${PER_PHASE * kills} per phase) and ${QUEUED * kills} requests queued; `
+  t.comment(`faults injected: ${kills} SIGKILL(s) with ${inPhase} attempts held inside a phase (${PER_PHASE * kills} per phase) and ${QUEUED * kills} requests queued; `
     + `jobs checked ${requests.length}; retried ${rerun}; lost 0, duplicated 0, stuck 0`)
 })
