@@ -16,7 +16,7 @@ export interface DbOptions {
 }
 
 export function createPool(url: string, options: DbOptions = {}): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'conveyor',
@@ -24,6 +24,13 @@ export function createPool(url: string, options: DbOptions = {}): pg.Pool {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   })
+  // The pool listens for errors only on idle clients: it takes its listener off a client it hands
+  // out. A checked-out client whose server goes away between two statements (a restart, an admin's
+  // pg_terminate_backend) then emits an unheard 'error', which kills the process. This listener stays
+  // for the client's life; the failure still reaches the caller's next statement, and the broken
+  // client is dropped when it is released (pg-pool checks that it is still queryable).
+  pool.on('connect', (client) => client.on('error', () => {}))
+  return pool
 }
 
 // The pg pool under each Kysely instance made here: a few hot paths send named (prepared)
@@ -46,6 +53,26 @@ export function createDb(url: string, options: DbOptions = {}): Db {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   registerPool(db, pool)
   return db
+}
+
+// SQLSTATEs of a server that is not there for us right now: class 08 (connection exception),
+// admin_shutdown, crash_shutdown, cannot_connect_now (starting up or shutting down), too_many_connections.
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300'])
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN'])
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|not queryable|Connection refused|the database system is (starting up|shutting down|in recovery mode)/i
+
+/**
+ * True when `err` says the database cannot be reached (down, restarting, connection cut), as
+ * opposed to a statement that failed: the API answers 503 for it, the engine waits and tries again.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown[] } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : ''
+    if (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_CODES.has(code)) return true
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true
+    if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnavailable(x))) return true // AggregateError of each address
+  }
+  return false
 }
 
 /** Redacts the password of a connection string for logs. */

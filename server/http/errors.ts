@@ -1,6 +1,7 @@
 // DRF-shaped HTTP errors: every error response is built here, so the shapes live in one place; the
 // job system's domain errors (worker/errors.ts) are mapped to them here too.
 import type { FastifyError, FastifyInstance } from 'fastify'
+import { isDatabaseUnavailable } from '../../db/index.ts'
 import { ConflictError, InputError, NotFoundError, validationBody } from '../../worker/index.ts'
 
 export type ErrorBody = Record<string, unknown>
@@ -34,6 +35,9 @@ export const throttled = (seconds: number) => {
 /** 400 with DRF's field errors: `{"field": ["message"], "non_field_errors": [...]}`. */
 export const validationFailed = (fields: Record<string, string[] | ErrorBody>) => new HttpError(400, fields)
 export const payloadTooLarge = () => new HttpError(413, { detail: 'Request body is too large.' })
+/** The database is unreachable (restarting, failing over): try again shortly, nothing was changed or it will not be. */
+export const DATABASE_UNAVAILABLE = { detail: 'Service temporarily unavailable: the database cannot be reached. Try again shortly.' }
+const RETRY_AFTER_SECONDS = '5'
 
 /** Maps every error (ours, Fastify's, a bug's) to its response; 5xx details never leave the server. */
 export function registerErrorHandler(app: FastifyInstance): void {
@@ -71,11 +75,15 @@ export function registerErrorHandler(app: FastifyInstance): void {
         default: {
           const code = error.statusCode ?? 500
           if (code >= 400 && code < 500) [status, body] = [code, { detail: error.message }]
-          else [status, body] = [500, { detail: 'Internal server error.', request_id: request.id }]
+          else if (isDatabaseUnavailable(error)) {
+            [status, body] = [503, { ...DATABASE_UNAVAILABLE, request_id: request.id }]
+            reply.header('retry-after', RETRY_AFTER_SECONDS)
+          } else [status, body] = [500, { detail: 'Internal server error.', request_id: request.id }]
         }
       }
     }
-    if (status >= 500) request.log.error({ err: error }, 'request failed')
+    if (status === 503) request.log.warn({ err: { message: error.message, code: (error as { code?: string }).code } }, 'request failed: database unavailable')
+    else if (status >= 500) request.log.error({ err: error }, 'request failed')
     return reply.code(status).send(body)
   })
 }

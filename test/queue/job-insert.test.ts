@@ -1,13 +1,14 @@
 // The one adapter over pg-boss internals (worker/queue/job-insert.ts) must stay equal to the public
 // API it replaces: a job created by our one-statement create and one created by send() are stored
-// alike, column by column, and the undocumented result fields the engine reads are still there.
+// alike, column by column, the undocumented result fields the engine reads are still there, and a
+// fetched job given back by its restore statement is as it was.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { fromKysely } from 'pg-boss'
 import { build, userWithToken } from '../helper.ts'
 import { createRequest, queueName } from '../../worker/index.ts'
-import { completedCount, jobInsertOf, touchedIds } from '../../worker/queue/job-insert.ts'
+import { completedCount, jobInsertOf, restoreFetched, touchedIds } from '../../worker/queue/job-insert.ts'
 
 // Columns that differ by nature between two jobs: identity, payload and the clock.
 const PER_JOB = new Set(['id', 'data', 'created_on', 'start_after', 'keep_until', 'singleton_on'])
@@ -46,4 +47,23 @@ t.test('complete() and touch() still return the fields the engine reads', async 
   t.same(touchedIds(touched), [job!.id], 'touch() names the jobs still active (settled)')
   t.equal(completedCount(await boss.complete(queue, job!.id)), 1, 'complete() counts what it completed (affected)')
   t.equal(completedCount(await boss.complete(queue, job!.id)), 0, 'a second completion completes nothing')
+})
+
+t.test('restoreFetched gives a fetched job back exactly as it was before the fetch', async (t) => {
+  const built = await build(t)
+  const { user } = await userWithToken(built)
+  const { db, boss } = built.services
+  const queue = queueName('text-stats')
+  const row = await createRequest(db, boss, { ownerId: user.id, feature: 'text-stats', input: { text: 'one two' } })
+  const columns = sql`state::text AS state, started_on, heartbeat_on, retry_count`
+  const before = (await sql<Record<string, unknown>>`SELECT ${columns} FROM pgboss.job WHERE id = ${row.job_id}`.execute(db)).rows[0]
+  await db.transaction().execute(async (trx) => {
+    const [job] = await boss.fetch(queue, { db: fromKysely(trx) })
+    t.equal(job?.id, row.job_id, 'fetched')
+    await restoreFetched(boss, fromKysely(trx), queue, [job!.id])
+  })
+  const after = (await sql<Record<string, unknown>>`SELECT ${columns} FROM pgboss.job WHERE id = ${row.job_id}`.execute(db)).rows[0]
+  t.same(after, before, 'state, start, heartbeat and retry count as before the fetch')
+  const [again] = await boss.fetch(queue)
+  t.match(again, { id: row.job_id, retryCount: 0 }, 'the next fetch gets it, at the same attempt')
 })

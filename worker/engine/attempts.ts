@@ -6,13 +6,14 @@
 // crash can lose the last few hundred milliseconds of them, which only sends an attempt back to be
 // recovered and run again (phases are idempotent); in exchange no job waits for a WAL flush (about
 // 2 ms each on our disks) on its way. Creates and cancels stay synchronous: a client holds their answer.
+import { existsSync } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import { sql, type Kysely } from 'kysely'
 import { fromKysely, type Job, type JobAttempt, type PgBoss } from 'pg-boss'
 import type { Db } from '../../db/index.ts'
 import type { Database, ProcessingRequest, RequestStatus } from '../../db/types.ts'
 import type { Feature, RetryPolicy } from '../features/api.ts'
-import { completedCount } from '../queue/job-insert.ts'
+import { completedCount, restoreFetched } from '../queue/job-insert.ts'
 import { featureOfQueue, queueName, sendAttempt, type JobData } from '../queue/queues.ts'
 import type { TaskResult } from '../threads/protocol.ts'
 import { claimAllowance, type Allowance } from './gate.ts'
@@ -50,7 +51,13 @@ async function asyncTransaction<T>(db: Db, fn: (trx: Kysely<Database>) => Promis
   })
 }
 
-export interface Claimed { job: Job<JobData>; row: ProcessingRequest | null }
+export interface Claimed {
+  job: Job<JobData>
+  /** The request, now `processing`; null when the job was settled or given back by the claim itself. */
+  row: ProcessingRequest | null
+  /** The request's row was locked by another transaction: the job went back to the queue unchanged. */
+  givenBack?: boolean
+}
 
 /**
  * Claims up to `limit` jobs of `queue` and marks their requests `processing`, in one transaction.
@@ -77,9 +84,23 @@ export async function claimAttempts(db: Db, boss: PgBoss, queue: string, limit: 
         .where('id', 'in', jobs.map((j) => j.data.requestId)).where('status', '=', 'pending').forUpdate().skipLocked())
       .returningAll().execute()
     const byJob = new Map(rows.map((r) => [r.job_id, r]))
-    const orphans = jobs.filter((j) => !byJob.has(j.id))
+    const unclaimed = jobs.filter((j) => !byJob.has(j.id))
+    if (unclaimed.length === 0) return jobs.map((job) => ({ job, row: byJob.get(job.id)! }))
+    // Not every row was ours. A row that is gone, or moved on (cancelled, or a newer attempt's), makes its
+    // job an orphan: completed here. But a row SKIP LOCKED passed over because another transaction held
+    // it (a cancel or delete on its way, any UPDATE of the row) may well stay `pending`: completing its
+    // job then left a pending request with no live job until the reconciler came by. Such a job is given
+    // back (restored to `created`, its retry count untouched) for the next fetch; a cancel waiting for
+    // the job's lock then finds it queued and cancels it.
+    const busy = await trx.selectFrom('processing_requests').select('id')
+      .where(sql<boolean>`(id, job_id) IN (${sql.join(unclaimed.map((j) => sql`(${j.data.requestId}::uuid, ${j.id}::uuid)`))})`)
+      .where('status', '=', 'pending').execute()
+    const locked = new Set(busy.map((r) => r.id))
+    const giveBack = unclaimed.filter((j) => locked.has(j.data.requestId))
+    const orphans = unclaimed.filter((j) => !locked.has(j.data.requestId))
+    if (giveBack.length > 0) await restoreFetched(boss, fromKysely(trx), queue, giveBack.map((j) => j.id))
     if (orphans.length > 0) await boss.complete(queue, orphans, null, { db: fromKysely(trx) })
-    return jobs.map((job) => ({ job, row: byJob.get(job.id) ?? null }))
+    return jobs.map((job) => ({ job, row: byJob.get(job.id) ?? null, ...(locked.has(job.data.requestId) && !byJob.has(job.id) ? { givenBack: true } : {}) }))
   }, start)
 }
 
@@ -119,9 +140,13 @@ export async function completeAttempt(db: Db, boss: PgBoss, a: {
       const done = await boss.complete(queueName(a.feature), a.job, null, { db: fromKysely(trx) })
       if (completedCount(done) === 0) throw new Superseded()
       // Files move before the commit: if it fails, the next attempt replaces them (save is idempotent).
-      // A first attempt without output files has nothing to replace.
-      if (a.result.files.length > 0 || a.attempt > 1) await rm(a.outputDir, { recursive: true, force: true })
-      if (a.result.files.length > 0) await rename(a.stagedOutput, a.outputDir)
+      // A first attempt without output files has nothing to replace. When this very save is tried again
+      // (its COMMIT was cut off with the database), the files are already in place: nothing to move.
+      const movedBefore = a.result.files.length > 0 && !existsSync(a.stagedOutput) && existsSync(a.outputDir)
+      if (!movedBefore) {
+        if (a.result.files.length > 0 || a.attempt > 1) await rm(a.outputDir, { recursive: true, force: true })
+        if (a.result.files.length > 0) await rename(a.stagedOutput, a.outputDir)
+      }
     })
     return true
   } catch (err) {

@@ -23,7 +23,8 @@ import { ThreadPool } from '../threads/pool.ts'
 import { claimAttempts, type Claimed } from './attempts.ts'
 import { startInstanceHeartbeat } from './instances.ts'
 import { reconcile } from './reconcile.ts'
-import { runJob, type ActiveJob } from './run-job.ts'
+import { runJob, type ActiveJob, type EngineHooks } from './run-job.ts'
+import { sweepMedia } from './sweep.ts'
 import type { EngineSettings } from './settings.ts'
 
 export interface EngineDeps {
@@ -37,6 +38,8 @@ export interface EngineDeps {
   metrics?: JobMetrics
   /** How this instance announces itself in `instances` (monitoring): its role. Default `worker`. */
   role?: string
+  /** Fault tests only: where to stop a process on purpose. */
+  hooks?: EngineHooks
 }
 
 export interface Engine {
@@ -47,6 +50,8 @@ export interface Engine {
 }
 
 const POLL_MS = 2000
+const GIVE_BACK_RETRY_MS = 50
+const SWEEP_MS = 60 * 60_000
 
 export async function startEngine(services: EngineDeps): Promise<Engine> {
   const { settings: config, log, boss } = services
@@ -129,7 +134,7 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
 
   metrics.threads(() => ({ size: pool.size, busy: pool.busy }))
   const instance = await startInstanceHeartbeat(db, log, { role: services.role ?? 'worker', stats: () => ({ threads: pool.size, busy: pool.busy }) })
-  const deps = { db, boss, config, log, pool, metrics }
+  const deps = { db, boss, config, log, pool, metrics, hooks: services.hooks }
   const noteAllowance = (a: { feature: string; limited: boolean }) => { if (a.limited) limited.add(a.feature); else limited.delete(a.feature) }
   async function claimLoop(): Promise<void> {
     while (!stopping) {
@@ -159,6 +164,9 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
           break
         }
         if (jobs.length === free) pending.add(queue) // a full batch: there may be more
+        // A job given back because its row was locked is fetched again shortly, not at once (whoever holds
+        // the row, most often a cancel, gets through first) and not only at the next backstop poll.
+        else if (jobs.some((c) => c.givenBack)) setTimeout(() => { pending.add(queue); wake() }, GIVE_BACK_RETRY_MS).unref()
       }
       // Sleep until woken (a create, a free thread) or the backstop poll, which looks at every queue.
       if (failed || pending.size === 0 || pool.idle - reserved <= 0) {
@@ -171,7 +179,11 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
   // cancelled or taken back, so its thread is stopped.
   async function heartbeat(): Promise<void> {
     const byQueue = new Map<string, ActiveJob[]>()
-    for (const a of active.values()) byQueue.set(a.queue, [...(byQueue.get(a.queue) ?? []), a])
+    // Only claims whose COMMIT was acknowledged (fault tolerance, issue 14): a touch whose snapshot
+    // predates the claim's commit sees the job still `created`, leaves it out of `settled`, and the
+    // job was taken for lost: its thread stopped, its row left `processing` and its job `active` until
+    // the heartbeat expired and the reconciler retried it (~30 s later, "recovered a lost attempt").
+    for (const a of active.values()) if (a.claimed) byQueue.set(a.queue, [...(byQueue.get(a.queue) ?? []), a])
     for (const [queue, jobs] of byQueue) {
       try {
         const res = await boss.touch(queue, jobs.map((a) => a.job)) as { settled?: string[] }
@@ -186,10 +198,14 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
   const recover = () => reconcile(db, boss, log, features.map((f) => f.name), 100, metrics).catch((err) => { log.error({ err }, 'reconciliation failed'); return 0 })
 
   await recover()
-  const heartbeatMs = (config.jobHeartbeatSeconds * 1000) / 2
+  // Files of attempts a killed process could not remove: at start-up (after a crash) and hourly.
+  const sweep = () => sweepMedia(db, config.mediaRoot, log).catch((err) => { log.warn({ err }, 'media sweep failed'); return 0 })
+  await sweep()
+  const heartbeatMs = config.heartbeatIntervalMs ?? (config.jobHeartbeatSeconds * 1000) / 2
   const timers = [
     setInterval(() => void heartbeat(), heartbeatMs),
-    setInterval(() => void recover(), Math.max(5000, heartbeatMs)),
+    setInterval(() => void recover(), Math.max(5000, (config.jobHeartbeatSeconds * 1000) / 2)),
+    setInterval(() => void sweep(), SWEEP_MS).unref(),
   ]
   const loop = claimLoop()
 

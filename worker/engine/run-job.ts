@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Job, PgBoss } from 'pg-boss'
 import type { Logger } from 'pino'
-import type { Db, Executor } from '../../db/index.ts'
+import { isDatabaseUnavailable, type Db, type Executor } from '../../db/index.ts'
 import type { ProcessingRequest } from '../../db/types.ts'
 import type { Feature } from '../features/api.ts'
 import { getFeature } from '../features/registry.ts'
@@ -24,6 +24,12 @@ export interface ActiveJob {
   requestId: string
   queue: string
   job: { id: string; retryCount: number }
+  /**
+   * The claim's COMMIT has been acknowledged. Threads start while it is on its way; until it lands,
+   * another connection still sees the job `created`, so the heartbeat must not touch it yet (a touch
+   * that misses it would take it for lost).
+   */
+  claimed: boolean
   /** Why the engine stopped it, if it did. */
   stop: StopReason | null
   abort(reason: StopReason): void
@@ -36,6 +42,13 @@ export interface RunDeps {
   log: Logger
   pool: ThreadPool
   metrics: JobMetrics
+  hooks?: EngineHooks
+}
+
+/** Points where the fault tests stop a process on purpose (nothing else sets them). */
+export interface EngineHooks {
+  /** Right after a completion committed, before the attempt's folder is removed. */
+  afterCommit?(requestId: string): Promise<void>
 }
 
 /** settleFailure, counted once it committed: `retried` when a next attempt was sent, else `failed`. */
@@ -91,7 +104,7 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
   let task: RunningTask | null = null
   let graceTimer: NodeJS.Timeout | null = null
   const entry: ActiveJob = {
-    requestId, queue, job: { id: job.id, retryCount: job.retryCount }, stop: null,
+    requestId, queue, job: { id: job.id, retryCount: job.retryCount }, claimed: false, stop: null,
     abort(reason) {
       if (entry.stop) return
       entry.stop = reason
@@ -105,7 +118,7 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
   }
   active.set(requestId, entry)
   // The claim did not commit: the job is not ours, whatever the thread makes of it.
-  void committed.then((ok) => { if (!ok) entry.abort('lost') })
+  void committed.then((ok) => { if (ok) entry.claimed = true; else entry.abort('lost') })
   let attemptRoot: string | null = null
   let feature: Feature | undefined
   let released = false
@@ -137,7 +150,8 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
     // completion's own transaction when the attempt succeeded, else now.
     const lastLines = outcome.kind === 'done' && !entry.stop ? await lines.drain() : (await lines.flush(), null)
     if (outcome.kind !== 'done' && outcome.kind !== 'failed') await runCleanupOnMain(feature, spec, config.mediaRoot, log)
-    await settle(deps, { requestId, queue, entry, feature, outcome, timedOut, limit, staged, attempt: row.attempts, lastLines })
+    const f = feature
+    await whileUnreachable(() => settle(deps, { requestId, queue, entry, feature: f, outcome, timedOut, limit, staged, attempt: row.attempts, lastLines }), entry, log)
   } catch (err) {
     log.error({ err, requestId }, 'job failed in the engine')
     // Before the row was read there is nothing to settle here: the reconciler will find the job.
@@ -151,6 +165,31 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
     if (feature) deps.metrics.attemptSeconds(feature.name, (performance.now() - startedAt) / 1000)
     if (entry.stop === 'cancelled') await removeRequestFiles(config.mediaRoot, requestId).catch(() => {})
     else if (attemptRoot) await rm(attemptRoot, { recursive: true, force: true }).catch(() => {})
+    // A retry after a crash: the folders of the earlier attempts, which their process could not remove.
+    for (let n = 1; attemptRoot && n < row.attempts; n++) await rm(attemptDir(config.mediaRoot, requestId, n), { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+const SETTLE_RETRY_MAX_MS = 5_000
+const SETTLE_GIVE_UP_MS = 10 * 60_000
+
+/**
+ * Runs a settlement again, with backoff, for as long as the database is unreachable (a restart, a
+ * failover): the job's outcome is known and every settlement is fenced and idempotent, so waiting
+ * beats leaving it to the reconciler after the heartbeat expires (fault tolerance, issue 14). The
+ * heartbeat keeps the claim fresh meanwhile. Gives up on shutdown or after ten minutes; then the
+ * reconciler settles it.
+ */
+async function whileUnreachable<T>(fn: () => Promise<T>, entry: ActiveJob, log: Logger): Promise<T> {
+  const started = Date.now()
+  for (let delay = 250, tries = 1; ; delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS), tries++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (!isDatabaseUnavailable(err) || entry.stop === 'shutdown' || Date.now() - started > SETTLE_GIVE_UP_MS) throw err
+      if (tries === 1) log.warn({ requestId: entry.requestId, err: (err as Error).message }, 'database unreachable: the job\'s outcome is kept until it is back')
+      await new Promise((r) => setTimeout(r, delay))
+    }
   }
 }
 
@@ -175,8 +214,10 @@ async function settle(deps: RunDeps, s: {
       outputDir: outputDir(config.mediaRoot, requestId), beforeCommit: s.lastLines ?? undefined,
     })
     // Counted only now that the completion committed (completeAttempt resolves after COMMIT).
-    if (ok) deps.metrics.job(feature.name, 'completed')
-    else log.info({ requestId }, 'result discarded: the request was cancelled or taken over meanwhile')
+    if (ok) {
+      deps.metrics.job(feature.name, 'completed')
+      await deps.hooks?.afterCommit?.(requestId)
+    } else log.info({ requestId }, 'result discarded: the request was cancelled or taken over meanwhile')
   } else if (outcome.kind === 'failed') {
     const permanent = outcome.error.name === 'JobError'
     const message = permanent ? outcome.error.message : `${PHASE_NAMES[outcome.phase]} failed: ${outcome.error.message}`

@@ -14,4 +14,6 @@ export interface EngineSettings extends QueueSettings {
   jobCancelGraceSeconds: number
   /** How long stop() lets running jobs finish before they are sent back for retry. */
   shutdownGraceSeconds: number
+  /** How often running jobs are touched; default half of jobHeartbeatSeconds. Tests shorten it to widen races. */
+  heartbeatIntervalMs?: number
 }

@@ -9,7 +9,7 @@
 // by column, and checks those fields, so an upgrade that changes any of it fails a test instead of
 // corrupting jobs.
 import type { PgBoss } from 'pg-boss'
-import { insertJobs, QUEUE_POLICIES } from 'pg-boss/dist/plans.js'
+import { insertJobs, QUEUE_POLICIES, restoreJobs } from 'pg-boss/dist/plans.js'
 import { BOSS_SCHEMA } from './boss.ts'
 import type { JobData } from './queues.ts'
 
@@ -55,3 +55,13 @@ export const completedCount = (result: unknown): number => Number((result as { a
 
 /** The ids touch() found still active (`settled`, undocumented); null when pg-boss did not say. */
 export const touchedIds = (result: unknown): string[] | null => (result as { settled?: string[] } | null)?.settled ?? null
+
+/**
+ * Gives fetched jobs back to their queue exactly as they were before the fetch (`created`, no start,
+ * retry count unchanged): pg-boss's own restore statement (Manager.restore, which its worker uses for
+ * jobs it fetched past a group's limit; not on the typed facade). `db` is the claim's transaction.
+ */
+export async function restoreFetched(boss: PgBoss, db: { executeSql(text: string, values?: unknown[]): Promise<unknown> }, queue: string, ids: string[]): Promise<void> {
+  const q = (await boss.getQueue(queue)) as { table?: string } | null
+  await db.executeSql(restoreJobs(BOSS_SCHEMA, q?.table ?? 'job'), [queue, ids])
+}

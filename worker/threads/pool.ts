@@ -35,6 +35,8 @@ let live = 0
 export const liveThreads = (): number => live
 
 const THREAD_URL = moduleUrl('./thread.ts', import.meta.url)
+// How long a terminated thread may take to exit before it is replaced without waiting (see terminate).
+const TERMINATE_WAIT_MS = 2_000
 
 export interface PoolOptions {
   size: number
@@ -79,7 +81,17 @@ export class ThreadPool {
       terminate: (reason) => {
         if (slot.task !== state || state.terminated) return
         state.terminated = reason
-        void slot.worker.terminate()
+        const worker = slot.worker
+        void worker.terminate()
+        // A thread blocked in native code (a synchronous child process, a native addon) stops only when
+        // that call returns, which may be never: if it has not exited by then, its job is answered
+        // anyway and the slot gets a new thread, while the old one is left to exit when it can.
+        setTimeout(() => {
+          if (slot.worker !== worker || slot.task !== state) return
+          this.#options.log.warn({ requestId: task.requestId }, 'a terminated worker thread is stuck in native code: replaced, left to exit on its own')
+          this.#abandon(slot)
+          state.resolve({ kind: 'terminated', reason })
+        }, TERMINATE_WAIT_MS).unref()
       },
     }
   }
@@ -89,8 +101,24 @@ export class ThreadPool {
     this.#stopping = true
     await Promise.all(this.#slots.map(async (slot) => {
       if (slot.task && !slot.task.terminated) slot.task.terminated = 'shutdown'
-      await slot.worker.terminate()
+      // Not for ever: a thread stuck in native code exits when that call returns (or with the process).
+      const exited = slot.worker.terminate()
+      await Promise.race([exited, new Promise((r) => setTimeout(r, TERMINATE_WAIT_MS).unref())])
     }))
+  }
+
+  /** Gives the slot a new thread; the old one's events are ignored from now on. */
+  #abandon(slot: Slot): void {
+    slot.task = null
+    slot.ready = false
+    if (this.#stopping) return
+    const respawn = (): void => {
+      this.#spawn(slot).catch((err: Error) => {
+        this.#options.log.error({ err }, 'worker thread replacement failed; retrying in 1 s')
+        if (!this.#stopping) setTimeout(respawn, 1000).unref()
+      })
+    }
+    respawn()
   }
 
   #spawn(existing?: Slot): Promise<void> {
@@ -107,6 +135,7 @@ export class ThreadPool {
     if (!existing) this.#slots.push(slot)
     return new Promise<void>((resolveStart, rejectStart) => {
       worker.on('message', (message: FromThread) => {
+        if (slot.worker !== worker) return // an abandoned thread
         if (message.type === 'ready') {
           slot.ready = true
           resolveStart()
@@ -125,6 +154,7 @@ export class ThreadPool {
         }
       })
       worker.on('error', (err) => {
+        if (slot.worker !== worker) return
         if (slot.task) slot.task.error = err
         else if (slot.ready) this.#options.log.error({ err }, 'idle worker thread failed')
         if (!slot.ready) rejectStart(new Error(`A worker thread failed to start: ${err.message}`, { cause: err }))
@@ -136,15 +166,8 @@ export class ThreadPool {
         slot.task = null
         slot.ready = false
         if (task) task.resolve(task.terminated ? { kind: 'terminated', reason: task.terminated } : { kind: 'crashed', message: this.#crashMessage(task.error, code) })
-        if (this.#stopping) return
         // Replace the thread; a replacement that cannot start is retried after a pause, not in a loop.
-        const respawn = (): void => {
-          this.#spawn(slot).catch((err: Error) => {
-            this.#options.log.error({ err }, 'worker thread replacement failed; retrying in 1 s')
-            if (!this.#stopping) setTimeout(respawn, 1000).unref()
-          })
-        }
-        respawn()
+        this.#abandon(slot)
       })
     })
   }
