@@ -7,29 +7,12 @@ import { openServices } from '../../server/services.ts'
 import { startEngine } from '../../worker/index.ts'
 import { engineDeps } from '../../server/start.ts'
 import { buildJobs, client, until } from './support.ts'
+import { readStream } from '../support/sse.ts'
 
-/** Reads an SSE stream to its end; returns the `status` events' data. */
+/** The `status` events' data of an SSE stream, read to its end. */
 async function readEvents(url: string, headers: Record<string, string>, onEvent?: (e: any) => void): Promise<any[]> {
-  const res = await fetch(url, { headers })
-  if (res.status !== 200) throw new Error(`SSE answered ${res.status}`)
-  const events: any[] = []
-  const decoder = new TextDecoder()
-  let buffer = ''
-  for await (const chunk of res.body!) {
-    buffer += decoder.decode(chunk, { stream: true })
-    let end: number
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      const data = block.split('\n').find((l) => l.startsWith('data: '))
-      if (block.includes('event: status') && data) {
-        const event = JSON.parse(data.slice(6))
-        events.push(event)
-        onEvent?.(event)
-      }
-    }
-  }
-  return events
+  const all = await readStream(url, headers, (e) => { if (e.event === 'status') onEvent?.(e.data) })
+  return all.filter((e) => e.event === 'status').map((e) => e.data)
 }
 
 t.test('SSE on instance A follows a request run and cancelled by instance B', async (t) => {
