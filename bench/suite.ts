@@ -6,7 +6,8 @@
 // Database: BENCH_DATABASE_URL or TEST_DATABASE_URL (an admin connection; a database is created and
 // dropped) or postgres://postgres@127.0.0.1:5432/postgres. Knobs: BENCH_BURST (2000 creates),
 // BENCH_SECONDS (10 per autocannon comparison), BENCH_SUSTAINED_SECONDS (120), WORKER_THREADS (2),
-// BENCH_ONLY=startup,memory,status,idle,burst,csv,scale,split,sustained (a subset).
+// BENCH_ONLY=startup,memory,status,idle,burst,csv,scale,split,sustained (a subset), BENCH_NODE_OPTIONS
+// (NODE_OPTIONS for the Conveyor instances; by default the Dockerfile's).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -24,6 +25,10 @@ const SUSTAINED = Number(process.env.BENCH_SUSTAINED_SECONDS ?? 120)
 const ALL = 'startup,memory,status,idle,burst,csv,scale,split,sustained'
 const only = new Set((process.env.BENCH_ONLY ?? ALL).split(','))
 const THREADS = Number(process.env.WORKER_THREADS ?? 2)
+// The V8 settings the image runs with (its Dockerfile's ENV NODE_OPTIONS), for the instances only;
+// BENCH_NODE_OPTIONS replaces them (an empty value: V8's defaults).
+const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS
+  ?? /^ENV NODE_OPTIONS="?([^"\n]*)"?$/m.exec(await readFile(path.join(root, 'Dockerfile'), 'utf8').catch(() => ''))?.[1] ?? ''
 
 const pct = (values: number[], p: number) => {
   const s = [...values].sort((a, b) => a - b)
@@ -75,6 +80,7 @@ async function startInstance(url: string, media: string, env: Record<string, str
       FRONTEND_URL: `http://127.0.0.1:${port}`, EMAIL_BACKEND: 'log', ACCOUNT_EMAIL_VERIFICATION: 'none',
       MEDIA_ROOT: media, WORKER_THREADS: String(THREADS), LOG_LEVEL: worker ? 'info' : 'warn',
       THROTTLE_REGISTRATION_PER_IP: '0/m',
+      ...(NODE_OPTIONS ? { NODE_OPTIONS } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -116,23 +122,23 @@ async function cpuSeconds(pid: number): Promise<number> {
 /**
  * CPU used so far by: the Conveyor processes given, the PostgreSQL backends connected to the
  * bench database (local server only; its background writers are not counted), and this load
- * generator; plus the database's committed transactions (a round trip count's lower bound).
+ * generator. (Statements per job: BENCH_NODE_OPTIONS=--import=./bench/count-queries.ts; the
+ * database's own counters are flushed up to 10 s late, too late to be read here.)
  */
 async function costs(db: pg.Pool, pids: number[]) {
   const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()')
   const backends = new Map<number, number>()
   for (const { pid } of rows) backends.set(pid, await cpuSeconds(pid))
-  const { rows: x } = await db.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()')
   const node = (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0)
   const self = process.cpuUsage()
-  return { node, backends, client: (self.user + self.system) / 1e6, xacts: Number(x[0]!.n) }
+  return { node, backends, client: (self.user + self.system) / 1e6 }
 }
 type Costs = Awaited<ReturnType<typeof costs>>
 /** Per-operation CPU milliseconds between two samples (backends that existed at both). */
 function perOp(a: Costs, b: Costs, n: number) {
   let pgCpu = 0
   for (const [pid, s] of b.backends) pgCpu += s - (a.backends.get(pid) ?? 0)
-  return { node: (b.node - a.node) * 1000 / n, pg: pgCpu * 1000 / n, client: (b.client - a.client) * 1000 / n, xacts: (b.xacts - a.xacts) / n }
+  return { node: (b.node - a.node) * 1000 / n, pg: pgCpu * 1000 / n, client: (b.client - a.client) * 1000 / n }
 }
 
 // ------------------------------------------------------------------ load
@@ -351,7 +357,7 @@ async function main() {
       add({ figure: 'jobs end to end (first create → last completion)', value: done.completed / done.seconds, unit: 'jobs/s', ceiling: createsAlone, ceilingName: 'creates alone', goal: '≥ 1,000 jobs/s, ≥ 0.75× creates alone' })
       add({ figure: '  same, against raw pg-boss send + no-op work', value: done.completed / done.seconds, unit: 'jobs/s', ceiling, ceilingName: 'pg-boss send + no-op work', goal: '' })
       if (done.failed) note(`${done.failed} of the burst failed`)
-      const f = (c: ReturnType<typeof perOp>) => `Conveyor ${c.node.toFixed(2)} ms, PostgreSQL backends ${c.pg.toFixed(2)} ms, load generator ${c.client.toFixed(2)} ms; ${c.xacts.toFixed(1)} transactions`
+      const f = (c: ReturnType<typeof perOp>) => `Conveyor ${c.node.toFixed(2)} ms, PostgreSQL backends ${c.pg.toFixed(2)} ms, load generator ${c.client.toFixed(2)} ms`
       note(`CPU per create alone: ${f(perCreate)}`)
       note(`CPU per job end to end (create + run): ${f(job)}`)
       const cpuMs = job.node + job.pg + job.client
@@ -482,7 +488,7 @@ async function main() {
   const widths = head.map((_, i) => Math.max(...[head, ...table].map((r) => r[i]!.length)))
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
   const machine = `${availableParallelism()} CPUs (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}, ` +
-    `${THREADS} worker threads, ${cliCommand()[0]!.endsWith('.js') ? 'compiled JavaScript' : 'TypeScript sources'}; ` +
+    `${THREADS} worker threads, ${cliCommand()[0]!.endsWith('.js') ? 'compiled JavaScript' : 'TypeScript sources'}, NODE_OPTIONS=${NODE_OPTIONS || '(none)'}; ` +
     `load average ${load0.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end; ${((performance.now() - t0) / 1000).toFixed(0)} s`
   const settings = `BENCH_BURST=${BURST} BENCH_SECONDS=${SECONDS} BENCH_SUSTAINED_SECONDS=${SUSTAINED} BENCH_ONLY=${[...only].join(',')}`
   console.log(`\n${machine}\n${settings}\n${[line(head), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n')}`)
