@@ -1,15 +1,17 @@
 // `npm run bench`: Conveyor in production mode, as the processes an operator runs, on a fresh database,
 // driven over loopback. Every figure is printed beside a ceiling measured in the same run, with the
 // ratio; the table is also written to bench/results.json. Nothing here is asserted: it measures.
+// Job times come from the database's clock (created_at, started_at, finished_at), not from ours.
 //
 // Database: BENCH_DATABASE_URL or TEST_DATABASE_URL (an admin connection; a database is created and
 // dropped) or postgres://postgres@127.0.0.1:5432/postgres. Knobs: BENCH_BURST (2000 creates),
-// BENCH_SECONDS (10 per autocannon phase), BENCH_SUSTAINED_SECONDS (120; 600 for the full figure),
-// BENCH_ONLY=status,burst,idle,memory,startup,csv,scale,split,sustained.
+// BENCH_SECONDS (10 per autocannon comparison), BENCH_SUSTAINED_SECONDS (120), WORKER_THREADS (2),
+// BENCH_ONLY=startup,memory,status,idle,burst,csv,scale,split,sustained (a subset), BENCH_NODE_OPTIONS
+// (NODE_OPTIONS for the Conveyor instances; by default the Dockerfile's).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
@@ -20,13 +22,19 @@ const admin = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ??
 const BURST = Number(process.env.BENCH_BURST ?? 2000)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const SUSTAINED = Number(process.env.BENCH_SUSTAINED_SECONDS ?? 120)
-const only = new Set((process.env.BENCH_ONLY ?? 'status,burst,idle,memory,startup,csv,scale,split,sustained').split(','))
+const ALL = 'startup,memory,status,idle,burst,csv,scale,split,sustained'
+const only = new Set((process.env.BENCH_ONLY ?? ALL).split(','))
 const THREADS = Number(process.env.WORKER_THREADS ?? 2)
+// The V8 settings the image runs with (its Dockerfile's ENV NODE_OPTIONS), for the instances only;
+// BENCH_NODE_OPTIONS replaces them (an empty value: V8's defaults).
+const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS
+  ?? /^ENV NODE_OPTIONS="?([^"\n]*)"?$/m.exec(await readFile(path.join(root, 'Dockerfile'), 'utf8').catch(() => ''))?.[1] ?? ''
 
 const pct = (values: number[], p: number) => {
   const s = [...values].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN
 }
+const median = (values: number[]) => pct(values, 50)
 const withDb = (name: string) => { const u = new URL(admin); u.pathname = `/${name}`; return u.toString() }
 async function adminQuery(text: string) {
   const c = new pg.Client({ connectionString: admin })
@@ -54,8 +62,14 @@ async function freePort(): Promise<number> {
   })
 }
 
+/**
+ * Starts `cli start` and resolves once it is ready: /readyz answers 200 for a role with HTTP (the
+ * engine of role `all` is started before the server listens); a worker-only instance has no HTTP,
+ * so it runs at LOG_LEVEL=info (it logs no line per job) and is ready at its "ready" log line.
+ */
 async function startInstance(url: string, media: string, env: Record<string, string> = {}): Promise<Instance> {
   const port = await freePort()
+  const worker = env.ROLE === 'worker'
   const started = performance.now()
   const proc = spawn(process.execPath, [...cliCommand(), 'start'], {
     cwd: root,
@@ -64,21 +78,22 @@ async function startInstance(url: string, media: string, env: Record<string, str
       NODE_ENV: 'production', DATABASE_URL: url, PORT: String(port), HOST: '127.0.0.1',
       SECRET_KEY: 'benchmark-secret-key-of-more-than-thirty-two-characters', ALLOWED_HOSTS: '127.0.0.1,localhost',
       FRONTEND_URL: `http://127.0.0.1:${port}`, EMAIL_BACKEND: 'log', ACCOUNT_EMAIL_VERIFICATION: 'none',
-      MEDIA_ROOT: media, WORKER_THREADS: String(THREADS), LOG_LEVEL: 'warn',
+      MEDIA_ROOT: media, WORKER_THREADS: String(THREADS), LOG_LEVEL: worker ? 'info' : 'warn',
       THROTTLE_REGISTRATION_PER_IP: '0/m',
+      ...(NODE_OPTIONS ? { NODE_OPTIONS } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
-  proc.stdout!.on('data', (d) => (out += d))
+  let ready = false
+  proc.stdout!.on('data', (d) => { out += d; if (/ ready: /.test(out)) ready = true })
   proc.stderr!.on('data', (d) => (out += d))
   const base = `http://127.0.0.1:${port}`
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`Conveyor exited with ${proc.exitCode}:\n${out}`)
-    const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false)
-    if (ok) break
-    await sleep(10)
+    if (worker ? ready : await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) break
+    await sleep(5)
   }
   const readyMs = performance.now() - started
   return {
@@ -91,10 +106,39 @@ async function startInstance(url: string, media: string, env: Record<string, str
   }
 }
 
-/** Proportional set size of a process (its share of shared pages), in MB. */
+/** Proportional set size of a process (its share of shared pages; worker threads included), in MB. */
 async function pssMb(pid: number): Promise<number> {
   const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8')
   return Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? NaN) / 1024
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return f.length > 12 ? (Number(f[11]) + Number(f[12])) / 100 : 0
+}
+
+/**
+ * CPU used so far by: the Conveyor processes given, the PostgreSQL backends connected to the
+ * bench database (local server only; its background writers are not counted), and this load
+ * generator. (Statements per job: BENCH_NODE_OPTIONS=--import=./bench/count-queries.ts; the
+ * database's own counters are flushed up to 10 s late, too late to be read here.)
+ */
+async function costs(db: pg.Pool, pids: number[]) {
+  const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()')
+  const backends = new Map<number, number>()
+  for (const { pid } of rows) backends.set(pid, await cpuSeconds(pid))
+  const node = (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0)
+  const self = process.cpuUsage()
+  return { node, backends, client: (self.user + self.system) / 1e6 }
+}
+type Costs = Awaited<ReturnType<typeof costs>>
+/** Per-operation CPU milliseconds between two samples (backends that existed at both). */
+function perOp(a: Costs, b: Costs, n: number) {
+  let pgCpu = 0
+  for (const [pid, s] of b.backends) pgCpu += s - (a.backends.get(pid) ?? 0)
+  return { node: (b.node - a.node) * 1000 / n, pg: pgCpu * 1000 / n, client: (b.client - a.client) * 1000 / n }
 }
 
 // ------------------------------------------------------------------ load
@@ -117,7 +161,7 @@ async function create(base: string, key: string, text: string): Promise<string> 
   return ((await res.json()) as { id: string }).id
 }
 
-/** An open-loop burst: `n` creates from 20 keep-alive clients as fast as they are answered. */
+/** A burst: `n` creates from 20 keep-alive clients, each sending its next as soon as one is answered. */
 async function burst(base: string, key: string, n: number, clients = 20): Promise<{ ids: string[]; seconds: number }> {
   const ids: string[] = []
   let next = 0
@@ -131,7 +175,10 @@ async function burst(base: string, key: string, n: number, clients = 20): Promis
   return { ids, seconds: (performance.now() - t0) / 1000 }
 }
 
-/** Waits until every request of the run is finished; times from the database's own clock. */
+/**
+ * Waits until every listed request is finished; the span is the database's, first created_at to
+ * last finished_at, so how often this polls (and this process's clock) does not enter the figure.
+ */
 async function finished(db: pg.Pool, ids: string[]): Promise<{ seconds: number; completed: number; failed: number }> {
   for (;;) {
     const { rows } = await db.query<{ open: number; completed: number; failed: number; span: number }>(`
@@ -142,29 +189,53 @@ async function finished(db: pg.Pool, ids: string[]): Promise<{ seconds: number; 
         FROM processing_requests WHERE id = ANY($1::uuid[])`, [ids])
     const r = rows[0]!
     if (r.open === 0) return { seconds: r.span, completed: r.completed, failed: r.failed }
-    await sleep(20)
+    await sleep(100)
   }
 }
 
-interface CannonResult { requests: { average: number }; latency: { p99: number }; non2xx: number }
+interface CannonResult { requests: { total: number }; duration: number; latency: { p99: number }; non2xx: number; errors: number }
 // autocannon ships no types.
 const autocannon = (await import('autocannon' as string)).default as (options: object) => Promise<CannonResult>
 
-async function cannon(url: string, headers: Record<string, string>, connections = 50) {
-  const r = await autocannon({ url, headers, connections, duration: SECONDS, pipelining: 1 })
-  return { rps: r.requests.average, p99: r.latency.p99, non2xx: r.non2xx }
+/**
+ * Two routes compared fairly on a loaded machine: `seconds` one-second slices of each, in A-B-B-A
+ * order, so a drifting background load weighs on both alike. Requests per second over all slices,
+ * and the median of the slices' p99s.
+ */
+async function compare(a: { url: string; headers: Record<string, string> }, b: { url: string; headers: Record<string, string> }, seconds: number) {
+  const run = async (t: typeof a, duration: number) => {
+    const r = await autocannon({ url: t.url, headers: t.headers, connections: 50, duration })
+    if (r.non2xx || r.errors) throw new Error(`${t.url}: ${r.non2xx} non-2xx, ${r.errors} errors`)
+    return r
+  }
+  await run(a, 1) // warm-up: JIT, pools, session cache
+  await run(b, 1)
+  const ra: CannonResult[] = []
+  const rb: CannonResult[] = []
+  for (let i = 0; i < seconds; i++) {
+    for (const which of i % 2 === 0 ? [0, 1] : [1, 0]) (which === 0 ? ra : rb).push(await run(which === 0 ? a : b, 1))
+  }
+  const sum = (rs: CannonResult[]) => ({
+    rps: rs.reduce((n, r) => n + r.requests.total, 0) / rs.reduce((n, r) => n + r.duration, 0),
+    p99: median(rs.map((r) => r.latency.p99)),
+  })
+  return { a: sum(ra), b: sum(rb) }
 }
 
-/** The best pg-boss can do on this database: send() from 20 loops, no-op work with big batches. */
+/**
+ * The best pg-boss does on this database: send() from 20 loops (as the burst's 20 clients) and
+ * no-op work with the fastest options it has — a notify queue, big batches fetched back to back
+ * while full, as many concurrent batches as Conveyor has threads. First send → last completion.
+ */
 async function bossCeiling(url: string, n: number): Promise<number> {
-  const boss = new PgBoss({ connectionString: url, schema: 'bench_ceiling', max: 10 })
+  const boss = new PgBoss({ connectionString: url, schema: 'bench_ceiling', max: 20 })
   boss.on('error', () => {})
   await boss.start()
-  await boss.createQueue('noop')
+  await boss.createQueue('noop', { notify: true })
   let done = 0
   let last = 0
   const all = new Promise<void>((resolve) => {
-    void boss.work('noop', { batchSize: 50, pollingIntervalSeconds: 0.5, localConcurrency: THREADS }, async (jobs) => {
+    void boss.work('noop', { batchSize: 50, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5, localConcurrency: THREADS }, async (jobs) => {
       done += jobs.length
       last = performance.now()
       if (done >= n) resolve()
@@ -178,6 +249,15 @@ async function bossCeiling(url: string, n: number): Promise<number> {
   return n / ((last - t0) / 1000)
 }
 
+/** Least-squares slope of ys over xs (per unit of x). */
+function slope(xs: number[], ys: number[]): number {
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length
+  const num = xs.reduce((s, x, i) => s + (x - mx) * (ys[i]! - my), 0)
+  const den = xs.reduce((s, x) => s + (x - mx) ** 2, 0)
+  return den === 0 ? 0 : num / den
+}
+
 // ------------------------------------------------------------------ the run
 
 type Row = { figure: string; value: number; unit: string; ceiling: number | null; ceilingName: string; goal: string }
@@ -189,20 +269,33 @@ async function main() {
   const media = await mkdtemp(path.join(tmpdir(), 'conveyor-bench-'))
   const db = new pg.Pool({ connectionString: url, max: 4 })
   const rows: Row[] = []
+  const notes: string[] = []
   const add = (r: Row) => { rows.push(r); console.log(`# ${r.figure}: ${r.value.toFixed(1)} ${r.unit}${r.ceiling ? ` (ceiling ${r.ceiling.toFixed(1)}, ratio ${(r.value / r.ceiling).toFixed(2)})` : ''}`) }
+  const note = (text: string) => { notes.push(text); console.log(`#   ${text}`) }
   const started: Instance[] = []
   const launch = async (env: Record<string, string> = {}) => { const i = await startInstance(url, media, env); started.push(i); return i }
   const stop = async (i: Instance) => { const code = await i.stop(); started.splice(started.indexOf(i), 1); return code }
+  // Ctrl-C: stop what was started and drop the database, as the normal end does.
+  const interrupted = () => void Promise.all(started.map((i) => i.stop()))
+    .then(() => adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).finally(() => process.exit(130))
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted)
+  const load0 = loadavg()[0]!
+  const t0 = performance.now()
   try {
-    console.log(`# migrating and starting ${cliCommand()[0]!.replace(root + '/', '')} (production, ${THREADS} threads)`)
-    await stop(await launch()) // first start migrates and runs the setup
+    console.log(`# migrating and starting ${cliCommand()[0]!.replace(root + '/', '')} (production, ${THREADS} threads); load average ${load0.toFixed(1)}`)
+    await stop(await launch()) // first start migrates and runs the one-time setup
     let app = await launch()
-    if (only.has('startup')) add({ figure: 'start-up to /readyz (migrated)', value: app.readyMs, unit: 'ms', ceiling: null, ceilingName: '', goal: '≤ 600 ms' })
+    if (only.has('startup')) {
+      const times = [app.readyMs]
+      for (let i = 0; i < 2; i++) { const again = await launch(); times.push(again.readyMs); await stop(again) }
+      add({ figure: 'start-up to /readyz (migrated), median of 3', value: median(times), unit: 'ms', ceiling: null, ceilingName: '', goal: '≤ 600 ms' })
+    }
     const key = await register(app.base, 'bench@example.com')
     const auth = { authorization: `Bearer ${key}` }
+    const { rows: [owner] } = await db.query<{ id: number }>(`SELECT id FROM users WHERE email = 'bench@example.com'`)
 
     if (only.has('memory')) {
-      await sleep(2000) // let start-up garbage be collected
+      await sleep(2000) // start-up garbage collected, threads settled
       add({ figure: `memory idle (PSS, ${THREADS} threads)`, value: await pssMb(app.proc.pid!), unit: 'MB', ceiling: null, ceilingName: '', goal: '≤ 110 MB' })
     }
 
@@ -212,44 +305,63 @@ async function main() {
       const ceilingProc = spawn(process.execPath, [path.join(root, 'bench', 'ceiling-server.ts')], { env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'inherit'] })
       const ceilingUrl = await new Promise<string>((resolve) => ceilingProc.stdout!.once('data', (d) => resolve(String(d).trim())))
       try {
-        const bare = await cannon(`${ceilingUrl}/status/${id}/`, {})
-        const ours = await cannon(`${app.base}/api/v1/text-stats/status/${id}/`, auth)
+        const { a: ours, b: bare } = await compare(
+          { url: `${app.base}/api/v1/text-stats/status/${id}/`, headers: auth },
+          { url: `${ceilingUrl}/status/${owner!.id}/${id}/`, headers: {} }, SECONDS)
         add({ figure: 'authenticated status GET (50 connections)', value: ours.rps, unit: 'req/s', ceiling: bare.rps, ceilingName: 'bare Fastify + same PK query', goal: '≥ 0.9× ceiling' })
         add({ figure: '  its p99', value: ours.p99, unit: 'ms', ceiling: bare.p99, ceilingName: 'bare route p99', goal: '' })
       } finally { ceilingProc.kill() }
     }
 
+    let idleStartedP50 = NaN
     if (only.has('idle')) {
-      const lat: number[] = []
+      const total: number[] = []
+      const queued: number[] = []
       for (let i = 0; i < 110; i++) {
         const id = await create(app.base, key, `idle ${i}. A short text.`)
         for (;;) {
-          const { rows: r } = await db.query<{ ms: number | null }>(`SELECT extract(epoch FROM finished_at - created_at) * 1000 AS ms FROM processing_requests WHERE id = $1 AND status = 'completed'`, [id])
-          if (r[0]) { if (i >= 10) lat.push(Number(r[0].ms)); break }
+          const { rows: r } = await db.query<{ ms: number; wait: number }>(`
+            SELECT extract(epoch FROM finished_at - created_at) * 1000 AS ms, extract(epoch FROM started_at - created_at) * 1000 AS wait
+              FROM processing_requests WHERE id = $1 AND status = 'completed'`, [id])
+          if (r[0]) { if (i >= 10) { total.push(Number(r[0].ms)); queued.push(Number(r[0].wait)) } break }
           await sleep(5)
         }
       }
-      add({ figure: 'idle create→completed p50 (database clock)', value: pct(lat, 50), unit: 'ms', ceiling: null, ceilingName: '', goal: '≤ 6 ms' })
-      add({ figure: 'idle create→completed p99', value: pct(lat, 99), unit: 'ms', ceiling: null, ceilingName: '', goal: '≤ 15 ms' })
+      idleStartedP50 = median(queued)
+      add({ figure: 'idle create→completed p50 (database clock)', value: median(total), unit: 'ms', ceiling: null, ceilingName: '', goal: '≤ 6 ms' })
+      add({ figure: 'idle create→completed p99', value: pct(total, 99), unit: 'ms', ceiling: null, ceilingName: '', goal: '≤ 15 ms' })
+      note(`idle create→started p50 ${idleStartedP50.toFixed(1)} ms (the rest is the job's run and save)`)
     }
 
     let createsAlone = NaN
     if (only.has('burst')) {
-      // Creates alone: the same burst with no engine running (an API-only instance).
+      // Creates alone: the same burst to an API-only instance, no engine running.
       const api = await launch({ ROLE: 'api' })
       await stop(app)
+      let c0 = await costs(db, [api.proc.pid!])
       const alone = await burst(api.base, key, BURST)
+      let c1 = await costs(db, [api.proc.pid!])
       createsAlone = BURST / alone.seconds
-      await db.query(`UPDATE processing_requests SET status = 'cancelled' WHERE status = 'pending'`)
+      const perCreate = perOp(c0, c1, BURST)
+      await db.query(`UPDATE processing_requests SET status = 'cancelled', finished_at = now() WHERE status = 'pending'`)
       await db.query(`DELETE FROM pgboss.job WHERE state = 'created'`)
       await stop(api)
       app = await launch()
+      c0 = await costs(db, [app.proc.pid!])
       const b = await burst(app.base, key, BURST)
       const done = await finished(db, b.ids)
+      c1 = await costs(db, [app.proc.pid!])
+      const job = perOp(c0, c1, BURST)
       const ceiling = await bossCeiling(url, BURST)
       add({ figure: `creates/s (burst of ${BURST}, 20 clients, engine running)`, value: BURST / b.seconds, unit: 'req/s', ceiling: createsAlone, ceilingName: 'creates alone (no engine)', goal: '≥ 1,800 req/s' })
-      add({ figure: 'jobs end to end (first create → last completion)', value: done.completed / done.seconds, unit: 'jobs/s', ceiling: createsAlone, ceilingName: 'creates alone', goal: '≥ 1,000 jobs/s and ≥ 0.75× creates alone' })
+      add({ figure: 'jobs end to end (first create → last completion)', value: done.completed / done.seconds, unit: 'jobs/s', ceiling: createsAlone, ceilingName: 'creates alone', goal: '≥ 1,000 jobs/s, ≥ 0.75× creates alone' })
       add({ figure: '  same, against raw pg-boss send + no-op work', value: done.completed / done.seconds, unit: 'jobs/s', ceiling, ceilingName: 'pg-boss send + no-op work', goal: '' })
+      if (done.failed) note(`${done.failed} of the burst failed`)
+      const f = (c: ReturnType<typeof perOp>) => `Conveyor ${c.node.toFixed(2)} ms, PostgreSQL backends ${c.pg.toFixed(2)} ms, load generator ${c.client.toFixed(2)} ms`
+      note(`CPU per create alone: ${f(perCreate)}`)
+      note(`CPU per job end to end (create + run): ${f(job)}`)
+      const cpuMs = job.node + job.pg + job.client
+      note(`=> at ${cpuMs.toFixed(2)} CPU ms per job, ${availableParallelism()} cores bound this at ${(availableParallelism() * 1000 / cpuMs).toFixed(0)} jobs/s with nothing else running`)
     }
 
     if (only.has('memory')) {
@@ -261,39 +373,65 @@ async function main() {
     }
 
     if (only.has('csv')) {
-      const probe = async (n: number) => {
+      const target = await create(app.base, key, 'probe target')
+      await finished(db, [target])
+      const probe = async (until: () => boolean) => {
         const times: number[] = []
-        for (let i = 0; i < n; i++) {
-          const t0 = performance.now()
-          await fetch(`${app.base}/api/v1/jobs/list/?page_size=1`, { headers: auth }).then((r) => r.arrayBuffer())
-          times.push(performance.now() - t0)
+        while (!until()) {
+          const t = performance.now()
+          await fetch(`${app.base}/api/v1/text-stats/status/${target}/`, { headers: auth }).then((r) => r.arrayBuffer())
+          times.push(performance.now() - t)
           await sleep(10)
         }
-        return pct(times, 99)
+        return times
       }
-      const idleP99 = await probe(200)
-      const csv = Buffer.from(['a,b,c,d', ...Array.from({ length: 400_000 }, (_, i) => `${i},name ${i % 977},${(i * 7) % 1000 / 3},x${i % 13}`)].join('\n'))
+      let n = 0
+      const idle = await probe(() => n++ >= 200)
+      // ~16 MB each: long enough (seconds per file) to probe while every thread is busy.
+      const csv = Buffer.from(['id,name,amount,ratio,tag', ...Array.from({ length: 500_000 }, (_, i) => `${i},name ${i % 977},${(i * 37) % 100000},${((i % 1000) / 7).toFixed(4)},x${i % 13}`)].join('\n'))
       const ids: string[] = []
       for (let i = 0; i < THREADS; i++) {
         const form = new FormData()
         form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv')
         const res = await fetch(`${app.base}/api/v1/csv-profile/create/`, { method: 'POST', headers: auth, body: form })
+        if (res.status !== 202) throw new Error(`csv-profile create answered ${res.status}: ${await res.text()}`)
         ids.push(((await res.json()) as { id: string }).id)
       }
-      const busyP99 = await probe(200)
-      await finished(db, ids)
-      add({ figure: `API p99 while ${THREADS} threads profile CSVs`, value: busyP99, unit: 'ms', ceiling: idleP99, ceilingName: 'idle p99', goal: '≤ 2× idle' })
+      // Probe only while every thread is profiling: from the last start to the first finish.
+      const state = async () => (await db.query<{ processing: number; done: number }>(`
+        SELECT count(*) FILTER (WHERE status = 'processing')::int AS processing, count(*) FILTER (WHERE finished_at IS NOT NULL)::int AS done
+          FROM processing_requests WHERE id = ANY($1::uuid[])`, [ids])).rows[0]!
+      while ((await state()).processing < THREADS) await sleep(5)
+      let allBusy = true
+      const watcher = (async () => { while (allBusy) { const s = await state(); if (s.done > 0 || s.processing < THREADS) allBusy = false; else await sleep(20) } })()
+      const busy = await probe(() => !allBusy)
+      await watcher
+      const outcome = await finished(db, ids)
+      add({ figure: `status GET p99 while ${THREADS} threads profile CSVs`, value: pct(busy, 99), unit: 'ms', ceiling: pct(idle, 99), ceilingName: 'idle p99, same route', goal: '≤ 2× idle' })
+      note(`${busy.length} status GETs while all threads were busy (p50 ${median(busy).toFixed(1)} ms, idle p50 ${median(idle).toFixed(1)} ms); csv-profile ${outcome.completed} completed, ${outcome.failed} failed`)
     }
     await stop(app)
 
     if (only.has('scale')) {
+      // Throughput of k worker instances on one database: a backlog created through an API-only
+      // instance, drained by k instances started together; counted from the moment all are ready
+      // (database clock), so start-up and the first instance's head start are left out.
       const api = await launch({ ROLE: 'api' })
-      const w1 = await launch({ ROLE: 'worker' })
-      const one = await finished(db, (await burst(api.base, key, BURST)).ids)
-      const w2 = await launch({ ROLE: 'worker' })
-      const two = await finished(db, (await burst(api.base, key, BURST)).ids)
-      add({ figure: 'jobs/s with two worker instances', value: two.completed / two.seconds, unit: 'jobs/s', ceiling: one.completed / one.seconds, ceilingName: 'one worker instance', goal: '> 1×' })
-      await Promise.all([stop(w1), stop(w2), stop(api)])
+      const drain = async (k: number) => {
+        const ids = (await burst(api.base, key, BURST * 2)).ids
+        const workers = await Promise.all(Array.from({ length: k }, () => launch({ ROLE: 'worker' })))
+        const { rows: [t] } = await db.query<{ at: Date }>('SELECT now() AS at')
+        await finished(db, ids)
+        const { rows: [r] } = await db.query<{ n: number; span: number }>(`
+          SELECT count(*)::int AS n, extract(epoch FROM max(finished_at) - $2)::float AS span
+            FROM processing_requests WHERE id = ANY($1::uuid[]) AND finished_at > $2 AND status = 'completed'`, [ids, t!.at])
+        await Promise.all(workers.map(stop))
+        return r!.n / r!.span
+      }
+      const one = await drain(1)
+      const two = await drain(2)
+      add({ figure: 'backlog drained, two worker instances', value: two, unit: 'jobs/s', ceiling: one, ceilingName: 'one worker instance', goal: '> 1× (on 2 cores: ≈ 1×)' })
+      await stop(api)
     }
 
     if (only.has('split')) {
@@ -306,27 +444,34 @@ async function main() {
         const { rows: r } = await db.query<{ ms: number }>(`SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM processing_requests WHERE id = $1`, [id])
         waits.push(Number(r[0]!.ms))
       }
-      add({ figure: 'create→started, API and worker separate: first job', value: waits[0]!, unit: 'ms', ceiling: null, ceilingName: '', goal: '' })
-      add({ figure: '  p50 once warm', value: pct(waits.slice(10), 50), unit: 'ms', ceiling: null, ceilingName: '', goal: '2–5 ms' })
+      const same = Number.isNaN(idleStartedP50) ? null : idleStartedP50
+      add({ figure: 'create→started, API and worker separate: first job', value: waits[0]!, unit: 'ms', ceiling: same, ceilingName: 'one instance, p50', goal: 'no outlier (600 ms seen once)' })
+      add({ figure: '  p50 of the next 50', value: median(waits.slice(10)), unit: 'ms', ceiling: same, ceilingName: 'one instance, p50', goal: '≈ 1× + one NOTIFY' })
       await Promise.all([stop(worker), stop(api)])
     }
 
     if (only.has('sustained')) {
       const inst = await launch()
-      const minutes: { rate: number; pss: number }[] = []
-      const end = performance.now() + SUSTAINED * 1000
+      const slices: { at: number; rate: number; pss: number }[] = []
+      const begin = performance.now()
+      const end = begin + SUSTAINED * 1000
+      const slice = Math.max(5_000, Math.min(30_000, SUSTAINED * 100)) // ≥ 10 slices on a long run
       while (performance.now() < end) {
-        const sliceEnd = Math.min(end, performance.now() + 30_000)
+        const sliceEnd = Math.min(end, performance.now() + slice)
         let n = 0
-        const t0 = performance.now()
+        const s0 = performance.now()
         while (performance.now() < sliceEnd) { await finished(db, (await burst(inst.base, key, 200)).ids); n += 200 }
-        minutes.push({ rate: n / ((performance.now() - t0) / 1000), pss: await pssMb(inst.proc.pid!) })
-        console.log(`#   sustained slice ${minutes.length}: ${minutes.at(-1)!.rate.toFixed(0)} jobs/s, ${minutes.at(-1)!.pss.toFixed(1)} MB`)
+        slices.push({ at: (performance.now() - begin) / 60_000, rate: n / ((performance.now() - s0) / 1000), pss: await pssMb(inst.proc.pid!) })
+        console.log(`#   sustained slice ${slices.length}: ${slices.at(-1)!.rate.toFixed(0)} jobs/s, ${slices.at(-1)!.pss.toFixed(1)} MB`)
       }
-      const first = minutes[0]!
-      const last = minutes.at(-1)!
-      add({ figure: `sustained ${SUSTAINED} s: throughput, last slice`, value: last.rate, unit: 'jobs/s', ceiling: first.rate, ceilingName: 'first slice', goal: 'no decay (≈ 1×)' })
-      add({ figure: `sustained ${SUSTAINED} s: memory, last slice`, value: last.pss, unit: 'MB', ceiling: first.pss, ceilingName: 'first slice', goal: 'no growth (≈ 1×)' })
+      // The first slice warms up (JIT, pools, caches): trends are read from the second on.
+      const steady = slices.length > 2 ? slices.slice(1) : slices
+      const xs = steady.map((s) => s.at)
+      const meanRate = steady.reduce((a, s) => a + s.rate, 0) / steady.length
+      const meanPss = steady.reduce((a, s) => a + s.pss, 0) / steady.length
+      add({ figure: `sustained ${SUSTAINED} s: throughput, last slice`, value: steady.at(-1)!.rate, unit: 'jobs/s', ceiling: steady[0]!.rate, ceilingName: 'first steady slice', goal: 'no decay (≈ 1×)' })
+      add({ figure: `sustained ${SUSTAINED} s: memory, last slice`, value: steady.at(-1)!.pss, unit: 'MB', ceiling: steady[0]!.pss, ceilingName: 'first steady slice', goal: 'no growth (≈ 1×)' })
+      note(`sustained trends: throughput ${(slope(xs, steady.map((s) => s.rate)) / meanRate * 100).toFixed(1)} %/min, memory ${slope(xs, steady.map((s) => s.pss)).toFixed(2)} MB/min (${(slope(xs, steady.map((s) => s.pss)) / meanPss * 100).toFixed(1)} %/min) over ${steady.length} slices`)
       await stop(inst)
     }
   } finally {
@@ -336,14 +481,19 @@ async function main() {
     await rm(media, { recursive: true, force: true })
   }
 
-  const table = rows.map((r) => [r.figure, `${r.value.toFixed(r.value < 100 ? 1 : 0)} ${r.unit}`,
-    r.ceiling ? `${r.ceiling.toFixed(r.ceiling < 100 ? 1 : 0)} (${r.ceilingName})` : '', r.ceiling ? (r.value / r.ceiling).toFixed(2) : '', r.goal])
+  const fmt = (v: number) => v.toFixed(Math.abs(v) < 100 ? 1 : 0)
+  const table = rows.map((r) => [r.figure, `${fmt(r.value)} ${r.unit}`,
+    r.ceiling ? `${fmt(r.ceiling)} (${r.ceilingName})` : '', r.ceiling ? (r.value / r.ceiling).toFixed(2) : '', r.goal])
   const head = ['figure', 'result', 'ceiling, same run', 'ratio', 'goal']
   const widths = head.map((_, i) => Math.max(...[head, ...table].map((r) => r[i]!.length)))
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
-  const machine = `${availableParallelism()} CPUs, Node ${process.version}, ${THREADS} worker threads, ${cliCommand()[0]!.endsWith('.js') ? 'compiled JavaScript' : 'TypeScript sources'}`
-  console.log(`\n${machine}\n${[line(head), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n')}`)
-  await writeFile(path.join(root, 'bench', 'results.json'), JSON.stringify({ at: new Date().toISOString(), machine, rows }, null, 2))
+  const machine = `${availableParallelism()} CPUs (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}, ` +
+    `${THREADS} worker threads, ${cliCommand()[0]!.endsWith('.js') ? 'compiled JavaScript' : 'TypeScript sources'}, NODE_OPTIONS=${NODE_OPTIONS || '(none)'}; ` +
+    `load average ${load0.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end; ${((performance.now() - t0) / 1000).toFixed(0)} s`
+  const settings = `BENCH_BURST=${BURST} BENCH_SECONDS=${SECONDS} BENCH_SUSTAINED_SECONDS=${SUSTAINED} BENCH_ONLY=${[...only].join(',')}`
+  console.log(`\n${machine}\n${settings}\n${[line(head), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)].join('\n')}`)
+  for (const n of notes) console.log(`- ${n}`)
+  await writeFile(path.join(root, 'bench', 'results.json'), JSON.stringify({ at: new Date().toISOString(), machine, settings, rows, notes }, null, 2) + '\n')
 }
 
 main().catch((err) => {

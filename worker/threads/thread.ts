@@ -1,15 +1,16 @@
 // Worker-thread entry: loads the features, then runs one task at a time through the four phases.
 // It imports nothing from server/; results go back as messages, and only `system` features get a
-// database pool (the thread's own, two connections), opened on their first job.
+// database pool (the thread's own, two connections), opened on their first job. Those features'
+// modules and the database client are imported then too (ThreadData.onDemand): each thread is
+// its own V8 isolate, so what it imports at start it holds in memory for its whole life.
 import { mkdirSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Kysely } from 'kysely'
-import { createDb } from '../../db/index.ts'
 import type { Database } from '../../db/types.ts'
-import { JobError, type JobContext } from '../features/api.ts'
+import { JobError, type Feature, type JobContext } from '../features/api.ts'
 import { getFeature, loadFeatures } from '../features/registry.ts'
 import { clipLine } from './log-line.ts'
 import { serializeError, type FromThread, type Phase, type Task, type TaskResult, type ThreadData, type ToThread } from './protocol.ts'
@@ -17,9 +18,16 @@ import { serializeError, type FromThread, type Phase, type Task, type TaskResult
 const port = parentPort!
 const settings = workerData as ThreadData
 // Opened on the first `system` feature's job and kept for the thread's life (two connections).
-let systemDb: Kysely<Database> | null = null
-const dbFor = (feature: { system?: boolean } | undefined) =>
-  feature?.system ? (systemDb ??= createDb(settings.databaseUrl, { max: 2, applicationName: 'conveyor-thread' })) : null
+let systemDb: Promise<Kysely<Database>> | null = null
+const dbFor = (feature: { system?: boolean } | undefined) => feature?.system
+  ? (systemDb ??= import('../../db/index.ts').then(({ createDb }) => createDb(settings.databaseUrl, { max: 2, applicationName: 'conveyor-thread' })))
+  : null
+/** The task's feature, its module imported first if it is one loaded on demand. */
+async function featureFor(name: string): Promise<Feature | undefined> {
+  const href = settings.onDemand[name]
+  if (!getFeature(name) && href) await loadFeatures([href])
+  return getFeature(name)
+}
 const post = (message: FromThread) => port.postMessage(message)
 const running = new Map<string, AbortController>()
 
@@ -66,9 +74,18 @@ function lazyDir(dir: string): { get(): string; made: boolean } {
 }
 
 async function run(task: Task): Promise<void> {
-  const feature = getFeature(task.feature)
   const controller = new AbortController()
   running.set(task.requestId, controller)
+  // Before the first phase, as a failure of it: an on-demand module (or the database client) that cannot load.
+  let feature: Feature | undefined
+  let db: Kysely<Database> | null = null
+  let loadError: unknown = null
+  try {
+    feature = await featureFor(task.feature)
+    db = await dbFor(feature)
+  } catch (err) {
+    loadError = err
+  }
   const workDir = lazyDir(task.workDir)
   const outputDir = lazyDir(task.outputDir)
   const ctx: JobContext = {
@@ -78,11 +95,12 @@ async function run(task: Task): Promise<void> {
     signal: controller.signal, progress: progressReporter(task.requestId),
     // Clipped here already, so a huge line does not cross the port; the engine bounds the count.
     log: (message, level = 'info') => post({ type: 'log', requestId: task.requestId, level, message: clipLine(String(message)), at: new Date().toISOString() }),
-    db: dbFor(feature), mediaRoot: settings.mediaRoot,
+    db, mediaRoot: settings.mediaRoot,
   }
   let phase: Phase = 'validate'
   let outcome: FromThread | undefined
   try {
+    if (loadError) throw loadError
     if (!feature) throw new JobError(`Unknown feature "${task.feature}".`)
     const valid = await feature.validate(task.input, ctx)
     controller.signal.throwIfAborted()
