@@ -1,5 +1,4 @@
 // Users: data access and the one mapping from a row to the API's user shape.
-import { sql } from 'kysely'
 import type { Executor } from '../../db/index.ts'
 import type { User } from '../../db/types.ts'
 import { findUserByEmail, findUserById, normalizeEmail } from '../../db/repositories/users.ts'
