@@ -10,13 +10,14 @@ import { existsSync } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import { sql, type Kysely } from 'kysely'
 import { fromKysely, type Job, type JobAttempt, type PgBoss } from 'pg-boss'
-import type { Db } from '../../db/index.ts'
+import { isDatabaseUnavailable, type Db } from '../../db/index.ts'
 import type { Database, ProcessingRequest, RequestStatus } from '../../db/types.ts'
 import type { Feature, RetryPolicy } from '../features/api.ts'
 import { completedCount, restoreFetched } from '../queue/job-insert.ts'
 import { featureOfQueue, queueName, sendAttempt, type JobData } from '../queue/queues.ts'
 import type { TaskResult } from '../threads/protocol.ts'
 import { claimAllowance, type Allowance } from './gate.ts'
+import { writeLogBatches, type LogBatch } from './job-log.ts'
 
 const NO_RETRY: RetryPolicy = { limit: 0, delaySeconds: 0, backoff: false }
 const MAX_MESSAGE = 1000
@@ -112,47 +113,86 @@ export async function saveProgress(db: Db, requestId: string, jobId: string, per
 
 class Superseded extends Error {}
 
-/**
- * Save, the transactional half: result document, output files and status `completed` with the job's
- * completion, in one transaction. False when the attempt no longer owns the request (cancelled,
- * deleted, or its job was taken back), in which case nothing is written.
- */
-export async function completeAttempt(db: Db, boss: PgBoss, a: {
+/** A successful attempt to save: its result, staged output files, and the log lines still unwritten. */
+export interface Completion {
   requestId: string; job: JobAttempt; feature: string; attempt: number; result: TaskResult; stagedOutput: string; outputDir: string
-  /** More writes of the same commit (the job log's last lines), run first; rolled back with it. */
-  beforeCommit?: (trx: Kysely<Database>) => Promise<void>
-}): Promise<boolean> {
-  try {
-    await asyncTransaction(db, async (trx) => {
-      // First, so that their notifications precede the status change's (delivered in the order sent).
-      await a.beforeCommit?.(trx)
-      // The row (and its results) first, then the job: the lock order of cancel and delete.
-      const { rows } = await sql<{ request_id: string }>`
-        WITH done AS (
-          UPDATE processing_requests SET status = 'completed', progress = 100, finished_at = now(), error_message = NULL
-           WHERE id = ${a.requestId} AND job_id = ${a.job.id} AND status = 'processing'
-          RETURNING id)
-        INSERT INTO processing_results (request_id, data, files)
-        SELECT id, ${JSON.stringify(a.result.data)}::jsonb, ${JSON.stringify(a.result.files)}::jsonb FROM done
-        ON CONFLICT (request_id) DO UPDATE SET data = excluded.data, files = excluded.files, created_at = now()
-        RETURNING request_id`.execute(trx)
-      if (rows.length === 0) throw new Superseded()
-      const done = await boss.complete(queueName(a.feature), a.job, null, { db: fromKysely(trx) })
-      if (completedCount(done) === 0) throw new Superseded()
-      // Files move before the commit: if it fails, the next attempt replaces them (save is idempotent).
-      // A first attempt without output files has nothing to replace. When this very save is tried again
-      // (its COMMIT was cut off with the database), the files are already in place: nothing to move.
-      const movedBefore = a.result.files.length > 0 && !existsSync(a.stagedOutput) && existsSync(a.outputDir)
-      if (!movedBefore) {
-        if (a.result.files.length > 0 || a.attempt > 1) await rm(a.outputDir, { recursive: true, force: true })
-        if (a.result.files.length > 0) await rename(a.stagedOutput, a.outputDir)
-      }
-    })
-    return true
-  } catch (err) {
-    if (err instanceof Superseded) return false
-    throw err
+  /** The job log's last lines, written first in the same transaction (rolled back with it). */
+  logs: LogBatch | null
+}
+
+/**
+ * Files move before the commit: if it fails, the next attempt replaces them (save is idempotent). A
+ * first attempt without output files has nothing to replace. When this very save is tried again (its
+ * COMMIT was cut off with the database), the files are already in place: nothing to move.
+ */
+async function moveOutput(c: Completion): Promise<void> {
+  const movedBefore = c.result.files.length > 0 && !existsSync(c.stagedOutput) && existsSync(c.outputDir)
+  if (movedBefore) return
+  if (c.result.files.length > 0 || c.attempt > 1) await rm(c.outputDir, { recursive: true, force: true })
+  if (c.result.files.length > 0) await rename(c.stagedOutput, c.outputDir)
+}
+
+/**
+ * Save, the transactional half, for one or more successful attempts at once (completions grouped per
+ * commit, completer.ts): result documents, output files and status `completed` with their jobs'
+ * completions, in one transaction of a fixed number of statements whatever the group's size. Each
+ * member is fenced as on its own: its row must still be `processing` under its job, and pg-boss must
+ * still hold its job as active. Resolves with each member's outcome: false when the attempt no longer
+ * owns the request (cancelled, deleted, or its job taken back), in which case nothing of it is written.
+ * A group where a member does not hold, or whose transaction fails for another reason than the
+ * database being unreachable, is rolled back and saved member by member, so that one member's trouble
+ * is its own.
+ */
+export async function completeAttempts(db: Db, boss: PgBoss, list: Completion[]): Promise<PromiseSettledResult<boolean>[]> {
+  if (list.length > 1) {
+    try {
+      await saveGroup(db, boss, list)
+      return list.map(() => ({ status: 'fulfilled', value: true }))
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) return list.map(() => ({ status: 'rejected', reason: err }))
+    }
   }
+  const outcomes: PromiseSettledResult<boolean>[] = []
+  for (const c of list) {
+    try {
+      await saveGroup(db, boss, [c])
+      outcomes.push({ status: 'fulfilled', value: true })
+    } catch (err) {
+      outcomes.push(err instanceof Superseded ? { status: 'fulfilled', value: false } : { status: 'rejected', reason: err })
+    }
+  }
+  return outcomes
+}
+
+async function saveGroup(db: Db, boss: PgBoss, list: Completion[]): Promise<void> {
+  // Rows in one order (by id) whatever the group, as their locks are taken, to keep clear of deadlocks.
+  const members = [...list].sort((a, b) => (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0))
+  await asyncTransaction(db, async (trx) => {
+    // First, so that their notifications precede the status changes' (delivered in the order sent).
+    await writeLogBatches(trx, members.flatMap((c) => (c.logs ? [c.logs] : [])))
+    // The rows (and their results) first, then the jobs: the lock order of cancel and delete.
+    const input = members.map((c) => ({ id: c.requestId, job_id: c.job.id, data: c.result.data, files: c.result.files }))
+    const { rows } = await sql<{ request_id: string }>`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, job_id uuid, data jsonb, files jsonb)),
+      done AS (
+        UPDATE processing_requests p SET status = 'completed', progress = 100, finished_at = now(), error_message = NULL
+          FROM input i
+         WHERE p.id = i.id AND p.job_id = i.job_id AND p.status = 'processing'
+        RETURNING p.id)
+      INSERT INTO processing_results (request_id, data, files)
+      SELECT i.id, i.data, i.files FROM input i JOIN done USING (id)
+      ON CONFLICT (request_id) DO UPDATE SET data = excluded.data, files = excluded.files, created_at = now()
+      RETURNING request_id`.execute(trx)
+    if (rows.length !== members.length) throw new Superseded()
+    const byQueue = new Map<string, Completion[]>()
+    for (const c of members) byQueue.set(queueName(c.feature), [...(byQueue.get(queueName(c.feature)) ?? []), c])
+    for (const [queue, of] of byQueue) {
+      const done = await boss.complete(queue, of.map((c) => c.job), null, { db: fromKysely(trx) })
+      if (completedCount(done) !== of.length) throw new Superseded()
+    }
+    for (const c of members) await moveOutput(c)
+  })
 }
 
 /**

@@ -21,6 +21,7 @@ import { acquireRequestEvents, onLocalEnqueue } from '../requests/events.ts'
 import { isTerminal } from '../requests/repository.ts'
 import { ThreadPool } from '../threads/pool.ts'
 import { claimAttempts, type Claimed } from './attempts.ts'
+import { startCompleter } from './completer.ts'
 import { startInstanceHeartbeat } from './instances.ts'
 import { reconcile } from './reconcile.ts'
 import { runJob, type ActiveJob, type EngineHooks } from './run-job.ts'
@@ -134,7 +135,7 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
 
   metrics.threads(() => ({ size: pool.size, busy: pool.busy }))
   const instance = await startInstanceHeartbeat(db, log, { role: services.role ?? 'worker', stats: () => ({ threads: pool.size, busy: pool.busy }) })
-  const deps = { db, boss, config, log, pool, metrics, hooks: services.hooks }
+  const deps = { db, boss, config, log, pool, metrics, completer: startCompleter(db, boss), hooks: services.hooks }
   const noteAllowance = (a: { feature: string; limited: boolean }) => { if (a.limited) limited.add(a.feature); else limited.delete(a.feature) }
   async function claimLoop(): Promise<void> {
     while (!stopping) {

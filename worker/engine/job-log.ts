@@ -25,32 +25,47 @@ export interface LogWriter {
   /** Writes what is buffered; resolves once every earlier flush is done too. */
   flush(): Promise<void>
   /**
-   * Waits for the earlier flushes, then hands over what is buffered as a write to run in the
-   * caller's transaction (null when nothing is buffered). Used by the completion.
+   * Waits for the earlier flushes, then hands over what is buffered, for the caller to write in its
+   * transaction with writeLogBatches (null when nothing is buffered). Used by the completion.
    */
-  drain(): Promise<((trx: Executor) => Promise<void>) | null>
+  drain(): Promise<LogBatch | null>
 }
 
-/** Inserts a batch, drops what fell out of the window, keeps the marker, and announces the new lines. */
-async function writeBatch(db: Executor, requestId: string, attempt: number, lines: Line[], last: number): Promise<void> {
-  const droppedUpTo = Math.max(0, last - (LOG_LINES_PER_ATTEMPT - 1))
-  // One statement: a notification is delivered at commit, in the order sent (ORDER BY seq).
+/** Lines of one attempt to store: `last` is the attempt's newest line number so far. */
+export interface LogBatch { requestId: string; attempt: number; lines: Line[]; last: number }
+
+/**
+ * Inserts the batches (of one attempt or of several), drops what fell out of each attempt's window,
+ * keeps its marker, and announces the new lines. One statement: notifications are delivered at commit,
+ * in the order sent (each attempt's lines in their order).
+ */
+export async function writeLogBatches(db: Executor, batches: LogBatch[]): Promise<void> {
+  if (batches.length === 0) return
+  const lines = batches.flatMap((b) => b.lines.map((l) => ({ request_id: b.requestId, attempt: b.attempt, ...l })))
+  const windows = batches.map((b) => {
+    const droppedUpTo = Math.max(0, b.last - (LOG_LINES_PER_ATTEMPT - 1))
+    return { request_id: b.requestId, attempt: b.attempt, dropped_up_to: droppedUpTo, marker: droppedMarker(droppedUpTo) }
+  }).filter((w) => w.dropped_up_to > 0)
   await sql`
     WITH ins AS (
       INSERT INTO job_logs (request_id, attempt, seq, at, level, message)
-      SELECT ${requestId}::uuid, ${attempt}::int, x.seq, x.at, x.level, x.message
-        FROM jsonb_to_recordset(${JSON.stringify(lines)}::jsonb) AS x(seq int, at timestamptz, level text, message text)
+      SELECT x.request_id, x.attempt, x.seq, x.at, x.level, x.message
+        FROM jsonb_to_recordset(${JSON.stringify(lines)}::jsonb)
+          AS x(request_id uuid, attempt int, seq int, at timestamptz, level text, message text)
       RETURNING *),
+    windows AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(windows)}::jsonb) AS w(request_id uuid, attempt int, dropped_up_to int, marker text)),
     dropped AS (
-      DELETE FROM job_logs WHERE request_id = ${requestId}::uuid AND attempt = ${attempt}::int AND seq BETWEEN 1 AND ${droppedUpTo}::int),
+      DELETE FROM job_logs j USING windows w
+       WHERE j.request_id = w.request_id AND j.attempt = w.attempt AND j.seq BETWEEN 1 AND w.dropped_up_to),
     marker AS (
       INSERT INTO job_logs (request_id, attempt, seq, at, level, message)
-      SELECT ${requestId}::uuid, ${attempt}::int, 0, now(), 'warn', ${droppedMarker(droppedUpTo)} WHERE ${droppedUpTo}::int > 0
+      SELECT w.request_id, w.attempt, 0, now(), 'warn', w.marker FROM windows w
       ON CONFLICT (request_id, attempt, seq) DO UPDATE SET message = excluded.message)
     SELECT pg_notify(${REQUESTS_CHANNEL}, json_build_object('log', json_build_object(
              'request_id', request_id, 'attempt', attempt, 'seq', seq,
              'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'level', level, 'message', message))::text)
-      FROM ins ORDER BY seq`.execute(db)
+      FROM ins ORDER BY request_id, attempt, seq`.execute(db)
 }
 
 export function logWriter(db: Db, log: Pick<Logger, 'warn'>, requestId: string, attempt: number): LogWriter {
@@ -66,7 +81,7 @@ export function logWriter(db: Db, log: Pick<Logger, 'warn'>, requestId: string, 
     const last = seq
     buffer = []
     // Chained: batches are written (and announced) in order. A failed write loses its lines only.
-    chain = chain.then(() => writeBatch(db, requestId, attempt, lines, last))
+    chain = chain.then(() => writeLogBatches(db, [{ requestId, attempt, lines, last }]))
       .catch((err) => log.warn({ err, requestId }, 'job log write failed'))
     return chain
   }
@@ -87,7 +102,7 @@ export function logWriter(db: Db, log: Pick<Logger, 'warn'>, requestId: string, 
       const lines = buffer
       const last = seq
       buffer = []
-      return (trx) => writeBatch(trx, requestId, attempt, lines, last)
+      return { requestId, attempt, lines, last }
     },
   }
 }

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Job, PgBoss } from 'pg-boss'
 import type { Logger } from 'pino'
-import { isDatabaseUnavailable, type Db, type Executor } from '../../db/index.ts'
+import { isDatabaseUnavailable, type Db } from '../../db/index.ts'
 import type { ProcessingRequest } from '../../db/types.ts'
 import type { Feature } from '../features/api.ts'
 import { getFeature } from '../features/registry.ts'
@@ -13,8 +13,9 @@ import { attemptDir, inputDir, outputDir, removeRequestFiles } from '../requests
 import type { Outcome, RunningTask, ThreadPool } from '../threads/pool.ts'
 import type { Task } from '../threads/protocol.ts'
 import type { JobMetrics } from '../metrics.ts'
-import { completeAttempt, saveProgress, settleFailure, type FailureMode } from './attempts.ts'
-import { logWriter } from './job-log.ts'
+import { saveProgress, settleFailure, type FailureMode } from './attempts.ts'
+import type { Completer } from './completer.ts'
+import { logWriter, type LogBatch } from './job-log.ts'
 import type { EngineSettings } from './settings.ts'
 
 export type StopReason = 'cancelled' | 'shutdown' | 'lost'
@@ -42,6 +43,8 @@ export interface RunDeps {
   log: Logger
   pool: ThreadPool
   metrics: JobMetrics
+  /** Saves successful attempts, grouped per commit. */
+  completer: Completer
   hooks?: EngineHooks
 }
 
@@ -195,9 +198,9 @@ async function whileUnreachable<T>(fn: () => Promise<T>, entry: ActiveJob, log: 
 
 async function settle(deps: RunDeps, s: {
   requestId: string; queue: string; entry: ActiveJob; feature: Feature; outcome: Outcome; timedOut: boolean; limit: number; staged: string; attempt: number
-  lastLines: ((trx: Executor) => Promise<void>) | null
+  lastLines: LogBatch | null
 }): Promise<void> {
-  const { db, boss, config, log } = deps
+  const { config, log } = deps
   const { requestId, entry, feature, outcome } = s
   // Cancelled: the row and job were settled by the cancel itself. Lost: someone else owns it now.
   if (entry.stop === 'cancelled' || entry.stop === 'lost') return
@@ -209,11 +212,11 @@ async function settle(deps: RunDeps, s: {
   } else if (outcome.kind === 'terminated' && s.timedOut) {
     await fail(`Time limit exceeded (${s.limit} s)`, 'never')
   } else if (outcome.kind === 'done') {
-    const ok = await completeAttempt(db, boss, {
+    const ok = await deps.completer.complete({
       requestId, job: entry.job, feature: feature.name, attempt: s.attempt, result: outcome.result, stagedOutput: s.staged,
-      outputDir: outputDir(config.mediaRoot, requestId), beforeCommit: s.lastLines ?? undefined,
+      outputDir: outputDir(config.mediaRoot, requestId), logs: s.lastLines,
     })
-    // Counted only now that the completion committed (completeAttempt resolves after COMMIT).
+    // Counted only now that the completion committed (the completer resolves after COMMIT).
     if (ok) {
       deps.metrics.job(feature.name, 'completed')
       await deps.hooks?.afterCommit?.(requestId)
