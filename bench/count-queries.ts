@@ -11,7 +11,7 @@ const counts = new Map<string, number>()
 const original = pg.Client.prototype.query as (...args: unknown[]) => unknown
 pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   const first = args[0] as string | { text?: string; name?: string }
-  const text = typeof first === 'string' ? first : (first?.name ? `[prepared ${first.name}]` : first?.text ?? '?')
+  const text = typeof first === 'string' ? first : (first?.name ? `[prepared] ${first.text}` : first?.text ?? '?')
   const key = text.replace(/\s+/g, ' ').trim().slice(0, 90)
   counts.set(key, (counts.get(key) ?? 0) + 1)
   return original.apply(this, args)

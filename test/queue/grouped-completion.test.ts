@@ -1,7 +1,7 @@
 // Completions grouped per commit (worker/engine/completer.ts, attempts.ts completeAttempts): a group
 // saves every member that still owns its request in one transaction, and a member that does not
 // (cancelled meanwhile, or its job taken back) costs only itself: the others are saved, it is not.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { sql } from 'kysely'
 import { fromKysely } from 'pg-boss'
 import { build, userWithToken } from '../helper.ts'
@@ -9,7 +9,7 @@ import { createRequest, queueName } from '../../worker/index.ts'
 import { claimAttempts, completeAttempts, type Claimed, type Completion } from '../../worker/engine/attempts.ts'
 import { startCompleter } from '../../worker/engine/completer.ts'
 
-async function claimed(t: Parameters<Parameters<typeof t.test>[1]>[0], n: number) {
+async function claimed(t: Test, n: number) {
   const built = await build(t)
   const { user } = await userWithToken(built)
   const { db, boss } = built.services

@@ -138,12 +138,13 @@ export async function acquireRequestEvents(boss: PgBoss, log: Logger): Promise<{
   }
 }
 
-// In-process signal for the engine: a request was just committed here, fetch now (saves the NOTIFY round trip).
-const enqueueListeners = new Set<(feature: string) => void>()
-export function onLocalEnqueue(listener: (feature: string) => void): () => void {
+// In-process signal for the engine: a request was just committed here, fetch now (saves the NOTIFY round
+// trip). `requestId` names it, so that its NOTIFY, which follows, does not send the engine to fetch again.
+const enqueueListeners = new Set<(feature: string, requestId?: string) => void>()
+export function onLocalEnqueue(listener: (feature: string, requestId?: string) => void): () => void {
   enqueueListeners.add(listener)
   return () => enqueueListeners.delete(listener)
 }
-export function localEnqueued(feature: string): void {
-  for (const l of enqueueListeners) l(feature)
+export function localEnqueued(feature: string, requestId?: string): void {
+  for (const l of enqueueListeners) l(feature, requestId)
 }

@@ -63,8 +63,8 @@ const createRoute: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app,
       const row = await createRequest(db, boss, {
         id, ownerId, feature: feature.name, input: fields, upload, idempotencyKey: key, coerce: multipart,
       })
-      // This instance's engine fetches at once; others hear the row's NOTIFY.
-      localEnqueued(feature.name)
+      // This instance's engine fetches at once (and skips the row's NOTIFY); others hear the NOTIFY.
+      localEnqueued(feature.name, row.id)
       app.metrics.job(feature.name, 'created') // one statement on the pool: committed
       return reply.code(202).header('location', statusUrl(row)).send(toCreated(row))
     } catch (err) {
