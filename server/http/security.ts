@@ -1,8 +1,8 @@
 // Host allow-list (Django's ALLOWED_HOSTS), the security headers every response carries
-// (@fastify/helmet), and CORS on /api for the configured origins only (@fastify/cors).
+// (helmet), and CORS on /api for the configured origins only (@fastify/cors).
 import { createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
-import helmet from '@fastify/helmet'
+import helmet, { type HelmetOptions } from 'helmet'
 import cors from '@fastify/cors'
 import { HttpError } from './errors.ts'
 import { runtimeConfigScript } from '../spa.ts'
@@ -25,7 +25,7 @@ export default fp(async (app) => {
 
   // The SPA's only inline script is the runtime settings spa.ts injects: allowed by its hash.
   const runtimeHash = `'sha256-${createHash('sha256').update(runtimeConfigScript(app.config)).digest('base64')}'`
-  await app.register(helmet, {
+  const headers = helmetHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -49,6 +49,13 @@ export default fp(async (app) => {
     // Downloads and the API are fetched by the SPA itself; no cross-origin embedding is needed.
     crossOriginResourcePolicy: { policy: 'same-origin' },
   })
+  // Set on the raw response, as helmet's middleware does, so that a hijacked reply (SSE) has them too.
+  app.addHook('onRequest', (request, reply, done) => {
+    const res = reply.raw
+    for (const [name, value] of headers) res.setHeader(name, value)
+    res.removeHeader('x-powered-by')
+    done()
+  })
 
   // Cross-origin calls to the API (a client on another origin, with a Bearer key) only from the
   // configured origins; without CORS_ALLOWED_ORIGINS no CORS header is ever sent.
@@ -68,3 +75,18 @@ export default fp(async (app) => {
     })
   }
 }, { name: 'security' })
+
+/**
+ * The headers helmet's middleware sets for these options, computed once. They do not depend on the
+ * request (no CSP nonces here), and @fastify/helmet rebuilt the middleware, and so re-parsed the CSP
+ * directives, for every request: about 5 % of an authenticated GET's CPU (bench/README.md).
+ */
+function helmetHeaders(options: Readonly<HelmetOptions>): [string, string][] {
+  const headers = new Map<string, string>()
+  const res = {
+    setHeader(name: string, value: string) { headers.set(name.toLowerCase(), String(value)) },
+    removeHeader(name: string) { headers.delete(name.toLowerCase()) },
+  }
+  helmet(options)({} as never, res as never, (err?: unknown) => { if (err) throw err })
+  return [...headers]
+}
