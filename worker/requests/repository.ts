@@ -1,6 +1,6 @@
 // Processing requests: reads for the API, cancel and delete. Rows map to the API's shapes in
 // server/schemas/requests.ts; a NOTIFY payload has the same status fields as a row.
-import { sql } from 'kysely'
+import { sql, type CompiledQuery } from 'kysely'
 import { fromKysely, type PgBoss } from 'pg-boss'
 import type { Executor } from '../../db/index.ts'
 import type { ProcessingRequest, ProcessingResult, RequestStatus, StatusFields } from '../../db/types.ts'
@@ -23,10 +23,20 @@ const STATUS_COLUMNS = [
 ] as const
 export type StatusRow = StatusFields & { owner_id: number }
 
-export function findStatus(db: Executor, id: string, ownerId: number | null): Promise<StatusRow | undefined> {
-  let q = db.selectFrom('processing_requests').select(STATUS_COLUMNS).where('id', '=', id)
-  if (ownerId !== null) q = q.where('owner_id', '=', ownerId)
-  return q.executeTakeFirst()
+// The status read, compiled once per shape (with or without the owner): it is the API's most frequent
+// query (clients poll it), and building and compiling it cost more than PostgreSQL's answer to it.
+const statusQueries = new Map<boolean, CompiledQuery<StatusRow>>()
+
+export async function findStatus(db: Executor, id: string, ownerId: number | null): Promise<StatusRow | undefined> {
+  const owned = ownerId !== null
+  let compiled = statusQueries.get(owned)
+  if (!compiled) {
+    let q = db.selectFrom('processing_requests').select(STATUS_COLUMNS).where('id', '=', '')
+    if (owned) q = q.where('owner_id', '=', 0)
+    statusQueries.set(owned, (compiled = q.compile()))
+  }
+  const { rows } = await db.executeQuery<StatusRow>({ ...compiled, parameters: owned ? [id, ownerId] : [id] })
+  return rows[0]
 }
 
 export function findByIdempotencyKey(db: Executor, ownerId: number, key: string): Promise<ProcessingRequest | undefined> {

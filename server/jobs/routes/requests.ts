@@ -9,12 +9,12 @@ import { PageQuery, PageSchema } from '../../schemas/pagination.ts'
 import { IdParams, RequestStatusSchema, ResultsSchema, StatusFilter, toStatus } from '../../schemas/requests.ts'
 
 const requestRoutes: FastifyPluginAsyncTypebox<{ feature: Feature }> = async (app, { feature }) => {
-  const { db, boss, config } = app
+  const { db, hotDb, boss, config } = app
   const tags = [feature.name]
 
   /** The caller's request of this feature, or 404. */
   async function own(id: string, ownerId: number) {
-    const row = await findStatus(db, id, ownerId)
+    const row = await findStatus(hotDb, id, ownerId)
     if (!row || row.feature !== feature.name) throw notFound()
     return row
   }
