@@ -17,7 +17,7 @@ import { completedCount, restoreFetched } from '../queue/job-insert.ts'
 import { featureOfQueue, queueName, sendAttempt, type JobData } from '../queue/queues.ts'
 import type { TaskResult } from '../threads/protocol.ts'
 import { claimAllowance, type Allowance } from './gate.ts'
-import { writeLogBatches, type LogBatch } from './job-log.ts'
+import { logCtes, type LogBatch } from './job-log.ts'
 
 const NO_RETRY: RetryPolicy = { limit: 0, delaySeconds: 0, backoff: false }
 const MAX_MESSAGE = 1000
@@ -168,23 +168,25 @@ async function saveGroup(db: Db, boss: PgBoss, list: Completion[]): Promise<void
   // Rows in one order (by id) whatever the group, as their locks are taken, to keep clear of deadlocks.
   const members = [...list].sort((a, b) => (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0))
   await asyncTransaction(db, async (trx) => {
-    // First, so that their notifications precede the status changes' (delivered in the order sent).
-    await writeLogBatches(trx, members.flatMap((c) => (c.logs ? [c.logs] : [])))
-    // The rows (and their results) first, then the jobs: the lock order of cancel and delete.
+    // One statement: the log's last lines (announced before the status changes, logCtes), then the rows
+    // and their results; the jobs after the rows, the lock order of cancel and delete.
     const input = members.map((c) => ({ id: c.requestId, job_id: c.job.id, data: c.result.data, files: c.result.files }))
-    const { rows } = await sql<{ request_id: string }>`
-      WITH input AS (
+    const { rows: [saved] } = await sql<{ saved: number }>`
+      WITH ${logCtes(members.flatMap((c) => (c.logs ? [c.logs] : [])))},
+      input AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, job_id uuid, data jsonb, files jsonb)),
       done AS (
         UPDATE processing_requests p SET status = 'completed', progress = 100, finished_at = now(), error_message = NULL
           FROM input i
          WHERE p.id = i.id AND p.job_id = i.job_id AND p.status = 'processing'
-        RETURNING p.id)
-      INSERT INTO processing_results (request_id, data, files)
-      SELECT i.id, i.data, i.files FROM input i JOIN done USING (id)
-      ON CONFLICT (request_id) DO UPDATE SET data = excluded.data, files = excluded.files, created_at = now()
-      RETURNING request_id`.execute(trx)
-    if (rows.length !== members.length) throw new Superseded()
+        RETURNING p.id),
+      results AS (
+        INSERT INTO processing_results (request_id, data, files)
+        SELECT i.id, i.data, i.files FROM input i JOIN done USING (id)
+        ON CONFLICT (request_id) DO UPDATE SET data = excluded.data, files = excluded.files, created_at = now()
+        RETURNING request_id)
+      SELECT (SELECT count(*) FROM results)::int AS saved, (SELECT count(*) FROM notes)::int AS lines`.execute(trx)
+    if (saved?.saved !== members.length) throw new Superseded()
     const byQueue = new Map<string, Completion[]>()
     for (const c of members) byQueue.set(queueName(c.feature), [...(byQueue.get(queueName(c.feature)) ?? []), c])
     for (const [queue, of] of byQueue) {

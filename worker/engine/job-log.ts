@@ -5,7 +5,7 @@
 // flush (every FLUSH_MS while lines arrive); the last batch of a completed attempt goes into its
 // completion's transaction (no commit of its own on the hot path), that of any other outcome is
 // flushed before the settlement: either way the lines precede the final status on the stream.
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
 import type { Logger } from 'pino'
 import type { Db, Executor } from '../../db/index.ts'
 import type { LogLevel } from '../../db/types.ts'
@@ -35,19 +35,20 @@ export interface LogWriter {
 export interface LogBatch { requestId: string; attempt: number; lines: Line[]; last: number }
 
 /**
- * Inserts the batches (of one attempt or of several), drops what fell out of each attempt's window,
- * keeps its marker, and announces the new lines. One statement: notifications are delivered at commit,
- * in the order sent (each attempt's lines in their order).
+ * The common table expressions that store the batches (of one attempt or of several): insert the
+ * lines, drop what fell out of each attempt's window, keep its marker, and announce the new lines
+ * (`notes`, which the statement must read for them to be sent). Part of one statement, so that the
+ * notifications are delivered at commit in the order sent, each attempt's lines in their order, and
+ * before any status change of the same statement (its trigger fires when the statement ends).
  */
-export async function writeLogBatches(db: Executor, batches: LogBatch[]): Promise<void> {
-  if (batches.length === 0) return
+export function logCtes(batches: LogBatch[]): RawBuilder<unknown> {
   const lines = batches.flatMap((b) => b.lines.map((l) => ({ request_id: b.requestId, attempt: b.attempt, ...l })))
   const windows = batches.map((b) => {
     const droppedUpTo = Math.max(0, b.last - (LOG_LINES_PER_ATTEMPT - 1))
     return { request_id: b.requestId, attempt: b.attempt, dropped_up_to: droppedUpTo, marker: droppedMarker(droppedUpTo) }
   }).filter((w) => w.dropped_up_to > 0)
-  await sql`
-    WITH ins AS (
+  return sql`
+    ins AS (
       INSERT INTO job_logs (request_id, attempt, seq, at, level, message)
       SELECT x.request_id, x.attempt, x.seq, x.at, x.level, x.message
         FROM jsonb_to_recordset(${JSON.stringify(lines)}::jsonb)
@@ -61,11 +62,18 @@ export async function writeLogBatches(db: Executor, batches: LogBatch[]): Promis
     marker AS (
       INSERT INTO job_logs (request_id, attempt, seq, at, level, message)
       SELECT w.request_id, w.attempt, 0, now(), 'warn', w.marker FROM windows w
-      ON CONFLICT (request_id, attempt, seq) DO UPDATE SET message = excluded.message)
-    SELECT pg_notify(${REQUESTS_CHANNEL}, json_build_object('log', json_build_object(
-             'request_id', request_id, 'attempt', attempt, 'seq', seq,
-             'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'level', level, 'message', message))::text)
-      FROM ins ORDER BY request_id, attempt, seq`.execute(db)
+      ON CONFLICT (request_id, attempt, seq) DO UPDATE SET message = excluded.message),
+    notes AS (
+      SELECT pg_notify(${REQUESTS_CHANNEL}, json_build_object('log', json_build_object(
+               'request_id', request_id, 'attempt', attempt, 'seq', seq,
+               'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'level', level, 'message', message))::text)
+        FROM ins ORDER BY request_id, attempt, seq)`
+}
+
+/** Stores and announces the batches in one statement of their own (logCtes). */
+export async function writeLogBatches(db: Executor, batches: LogBatch[]): Promise<void> {
+  if (batches.length === 0) return
+  await sql`WITH ${logCtes(batches)} SELECT count(*) FROM notes`.execute(db)
 }
 
 export function logWriter(db: Db, log: Pick<Logger, 'warn'>, requestId: string, attempt: number): LogWriter {
