@@ -70,7 +70,12 @@ export interface Claimed {
  */
 export async function claimAttempts(db: Db, boss: PgBoss, queue: string, limit: number,
   start: (claimed: Claimed[], committed: Promise<boolean>) => void, onAllowance?: (a: Allowance) => void): Promise<Claimed[]> {
-  return asyncTransaction(db, async (trx) => {
+  return asyncTransaction(db, (trx) => claimIn(trx, boss, queue, limit, onAllowance), start)
+}
+
+/** claimAttempts' work in the caller's transaction (also the tail of a completion group's, completer.ts). */
+export async function claimIn(trx: Kysely<Database>, boss: PgBoss, queue: string, limit: number, onAllowance?: (a: Allowance) => void): Promise<Claimed[]> {
+  {
     // Queue controls (monitoring): a paused feature claims nothing, a limited one at most its free slots.
     const allowance = await claimAllowance(trx, featureOfQueue(queue), limit)
     onAllowance?.(allowance)
@@ -102,7 +107,7 @@ export async function claimAttempts(db: Db, boss: PgBoss, queue: string, limit: 
     if (giveBack.length > 0) await restoreFetched(boss, fromKysely(trx), queue, giveBack.map((j) => j.id))
     if (orphans.length > 0) await boss.complete(queue, orphans, null, { db: fromKysely(trx) })
     return jobs.map((job) => ({ job, row: byJob.get(job.id) ?? null, ...(locked.has(job.data.requestId) && !byJob.has(job.id) ? { givenBack: true } : {}) }))
-  }, start)
+  }
 }
 
 export async function saveProgress(db: Db, requestId: string, jobId: string, percent: number): Promise<void> {
@@ -143,14 +148,13 @@ async function moveOutput(c: Completion): Promise<void> {
  * database being unreachable, is rolled back and saved member by member, so that one member's trouble
  * is its own.
  */
-export async function completeAttempts(db: Db, boss: PgBoss, list: Completion[]): Promise<PromiseSettledResult<boolean>[]> {
-  if (list.length > 1) {
-    try {
-      await saveGroup(db, boss, list)
-      return list.map(() => ({ status: 'fulfilled', value: true }))
-    } catch (err) {
-      if (isDatabaseUnavailable(err)) return list.map(() => ({ status: 'rejected', reason: err }))
-    }
+export async function completeAttempts(db: Db, boss: PgBoss, list: Completion[], tail?: GroupTail): Promise<PromiseSettledResult<boolean>[]> {
+  try {
+    await saveGroup(db, boss, list, tail)
+    return list.map(() => ({ status: 'fulfilled', value: true }))
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) return list.map(() => ({ status: 'rejected', reason: err }))
+    if (list.length === 1) return [err instanceof Superseded ? { status: 'fulfilled', value: false } : { status: 'rejected', reason: err }]
   }
   const outcomes: PromiseSettledResult<boolean>[] = []
   for (const c of list) {
@@ -164,7 +168,15 @@ export async function completeAttempts(db: Db, boss: PgBoss, list: Completion[])
   return outcomes
 }
 
-async function saveGroup(db: Db, boss: PgBoss, list: Completion[]): Promise<void> {
+/**
+ * More work for a group's transaction once its saves are done (the engine claims the next jobs for
+ * the free threads there: completer.ts). It returns what to do while the COMMIT travels, with whether
+ * it held, or null when it did nothing. It runs only when every member was saved; a group that falls
+ * back to saving member by member does not run it.
+ */
+export type GroupTail = (trx: Kysely<Database>) => Promise<((committed: Promise<boolean>) => void) | null>
+
+async function saveGroup(db: Db, boss: PgBoss, list: Completion[], tail?: GroupTail): Promise<void> {
   // Rows in one order (by id) whatever the group, as their locks are taken, to keep clear of deadlocks.
   const members = [...list].sort((a, b) => (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0))
   await asyncTransaction(db, async (trx) => {
@@ -194,7 +206,8 @@ async function saveGroup(db: Db, boss: PgBoss, list: Completion[]): Promise<void
       if (completedCount(done) !== of.length) throw new Superseded()
     }
     for (const c of members) await moveOutput(c)
-  })
+    return tail ? await tail(trx) : null
+  }, (then, committed) => then?.(committed))
 }
 
 /**

@@ -20,7 +20,7 @@ import { ensureFeatureSettings } from '../monitoring/feature-settings.ts'
 import { acquireRequestEvents, onLocalEnqueue } from '../requests/events.ts'
 import { isTerminal } from '../requests/repository.ts'
 import { ThreadPool } from '../threads/pool.ts'
-import { claimAttempts, type Claimed } from './attempts.ts'
+import { claimAttempts, claimIn, type Claimed, type GroupTail } from './attempts.ts'
 import { startCompleter } from './completer.ts'
 import { startInstanceHeartbeat } from './instances.ts'
 import { reconcile } from './reconcile.ts'
@@ -147,42 +147,83 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
 
   metrics.threads(() => ({ size: pool.size, busy: pool.busy }))
   const instance = await startInstanceHeartbeat(db, log, { role: services.role ?? 'worker', stats: () => ({ threads: pool.size, busy: pool.busy }) })
-  const deps = { db, boss, config, log, pool, metrics, completer: startCompleter(db, boss), hooks: services.hooks }
   const noteAllowance = (a: { feature: string; limited: boolean }) => { if (a.limited) limited.add(a.feature); else limited.delete(a.feature) }
+
+  /** Runs claimed jobs (called while the claim's COMMIT travels; `committed` says whether it held). */
+  const launch = (queue: string, claimed: Claimed[], committed: Promise<boolean>) => {
+    for (const { job, row } of claimed) {
+      if (!row) continue // cancelled or deleted before it started: settled by the claim
+      reserved++
+      let released = false
+      const release = () => { if (!released) { released = true; reserved-- } }
+      const p = runJob(deps, queue, job, row, committed, release, active).finally(() => { running.delete(p); instance.changed() })
+      running.add(p)
+      instance.changed()
+    }
+  }
+  /** After a claim of up to `free` jobs of `queue`: is there more to fetch, now or shortly? */
+  const afterClaim = (queue: string, jobs: Claimed[], free: number) => {
+    if (jobs.length === free) pending.add(queue) // a full batch: there may be more
+    // A job given back because its row was locked is fetched again shortly, not at once (whoever holds
+    // the row, most often a cancel, gets through first) and not only at the next backstop poll.
+    else if (jobs.some((c) => c.givenBack)) setTimeout(() => { pending.add(queue); wake() }, GIVE_BACK_RETRY_MS).unref()
+  }
+
+  // Under load, the next jobs are claimed in the transaction that saves the last ones (a completion
+  // group's tail): one pending queue, for the threads free at that moment. Their reservation is taken
+  // before the claim and handed to the jobs as they launch, so a claim made meanwhile by the loop
+  // below cannot count the same threads.
+  const claimWithSaves: GroupTail = async (trx) => {
+    const queue = [...pending][0]
+    const free = pool.idle - reserved
+    if (stopping || !queue || free <= 0) return null
+    pending.delete(queue)
+    reserved += free
+    let jobs: Claimed[]
+    try {
+      jobs = await claimIn(trx, boss, queue, free, noteAllowance)
+    } catch (err) {
+      reserved -= free
+      pending.add(queue)
+      throw err // the group is rolled back and saved member by member; the loop claims again
+    }
+    afterClaim(queue, jobs, free)
+    return (committed) => {
+      launch(queue, jobs, committed)
+      reserved -= free
+    }
+  }
+  const completer = startCompleter(db, boss, { tail: claimWithSaves, onIdle: wake })
+  const deps = { db, boss, config, log, pool, metrics, completer, hooks: services.hooks }
+
   async function claimLoop(): Promise<void> {
     while (!stopping) {
       signalled = false
       let failed = false
       for (const queue of [...pending]) {
         const free = pool.idle - reserved
-        if (free <= 0 || stopping) break
+        // While saves are on their way, their group claims for the free threads (and wakes us when done).
+        if (free <= 0 || stopping || completer.busy()) break
         pending.delete(queue)
         let jobs: Claimed[]
+        // Reserved for the claim's length, then handed to the jobs as they launch (as in claimWithSaves).
+        let held = free
+        reserved += held
+        const unreserve = () => { reserved -= held; held = 0 }
         try {
-          jobs = await claimAttempts(db, boss, queue, free, (claimed, committed) => {
-            for (const { job, row } of claimed) {
-              if (!row) continue // cancelled or deleted before it started: settled by the claim
-              reserved++
-              let released = false
-              const release = () => { if (!released) { released = true; reserved-- } }
-              const p = runJob(deps, queue, job, row, committed, release, active).finally(() => { running.delete(p); instance.changed() })
-              running.add(p)
-              instance.changed()
-            }
-          }, noteAllowance)
+          jobs = await claimAttempts(db, boss, queue, free, (claimed, committed) => { launch(queue, claimed, committed); unreserve() }, noteAllowance)
         } catch (err) {
           log.error({ err, queue }, 'claim failed')
           pending.add(queue)
           failed = true
           break
+        } finally {
+          unreserve()
         }
-        if (jobs.length === free) pending.add(queue) // a full batch: there may be more
-        // A job given back because its row was locked is fetched again shortly, not at once (whoever holds
-        // the row, most often a cancel, gets through first) and not only at the next backstop poll.
-        else if (jobs.some((c) => c.givenBack)) setTimeout(() => { pending.add(queue); wake() }, GIVE_BACK_RETRY_MS).unref()
+        afterClaim(queue, jobs, free)
       }
-      // Sleep until woken (a create, a free thread) or the backstop poll, which looks at every queue.
-      if (failed || pending.size === 0 || pool.idle - reserved <= 0) {
+      // Sleep until woken (a create, a free thread, saves done) or the backstop poll, which looks at every queue.
+      if (failed || pending.size === 0 || pool.idle - reserved <= 0 || completer.busy()) {
         if (!(await sleep(POLL_MS))) queues.forEach((q) => pending.add(q))
       }
     }
