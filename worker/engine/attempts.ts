@@ -76,19 +76,39 @@ export async function claimAttempts(db: Db, boss: PgBoss, queue: string, limit: 
 /** claimAttempts' work in the caller's transaction (also the tail of a completion group's, completer.ts). */
 export async function claimIn(trx: Kysely<Database>, boss: PgBoss, queue: string, limit: number, onAllowance?: (a: Allowance) => void): Promise<Claimed[]> {
   {
+    const feature = featureOfQueue(queue)
     // Queue controls (monitoring): a paused feature claims nothing, a limited one at most its free slots.
-    const allowance = await claimAllowance(trx, featureOfQueue(queue), limit)
-    onAllowance?.(allowance)
-    if (allowance.allowed === 0) return []
-    const jobs = await boss.fetch<JobData>(queue, { batchSize: allowance.allowed, db: fromKysely(trx) })
+    // A feature the last claim found open (not paused, no limit) skips that read: the rows' UPDATE
+    // below checks it is still open, under the same FOR SHARE lock, and claims nothing if not.
+    const open = openFeatures.has(feature)
+    if (!open) {
+      const allowance = await claimAllowance(trx, feature, limit)
+      noteOpen(allowance)
+      onAllowance?.(allowance)
+      if (allowance.allowed === 0) return []
+      limit = allowance.allowed
+    }
+    const jobs = await boss.fetch<JobData>(queue, { batchSize: limit, db: fromKysely(trx) })
     if (jobs.length === 0) return []
     const pairs = jobs.map((j) => sql`(${j.data.requestId}::uuid, ${j.id}::uuid)`)
-    const rows = await trx.updateTable('processing_requests')
+    let update = trx.updateTable('processing_requests')
       .set((eb) => ({ status: 'processing', attempts: eb('attempts', '+', 1), started_at: sql<Date>`now()`, finished_at: null, progress: 0 }))
       .where(sql<boolean>`(id, job_id) IN (${sql.join(pairs)})`)
       .where('id', 'in', (eb) => eb.selectFrom('processing_requests').select('id')
         .where('id', 'in', jobs.map((j) => j.data.requestId)).where('status', '=', 'pending').forUpdate().skipLocked())
-      .returningAll().execute()
+    if (open) update = update.where(stillOpen(feature))
+    const rows = await update.returningAll().execute()
+    if (open && rows.length === 0) {
+      // Nothing claimed: rows locked or gone, or the feature closed (paused, limited) meanwhile. Which one,
+      // the full read says; closed, every job goes back to the queue as it was.
+      const allowance = await claimAllowance(trx, feature, limit)
+      noteOpen(allowance)
+      onAllowance?.(allowance)
+      if (allowance.limited || allowance.allowed === 0) {
+        await restoreFetched(boss, fromKysely(trx), queue, jobs.map((j) => j.id))
+        return jobs.map((job) => ({ job, row: null, givenBack: true }))
+      }
+    }
     const byJob = new Map(rows.map((r) => [r.job_id, r]))
     const unclaimed = jobs.filter((j) => !byJob.has(j.id))
     if (unclaimed.length === 0) return jobs.map((job) => ({ job, row: byJob.get(job.id)! }))
@@ -109,6 +129,13 @@ export async function claimIn(trx: Kysely<Database>, boss: PgBoss, queue: string
     return jobs.map((job) => ({ job, row: byJob.get(job.id) ?? null, ...(locked.has(job.data.requestId) && !byJob.has(job.id) ? { givenBack: true } : {}) }))
   }
 }
+
+// Features whose last claim here found them open (not paused, no concurrency limit): see claimIn.
+const openFeatures = new Set<string>()
+const noteOpen = (a: Allowance) => { if (a.allowed > 0 && !a.limited) openFeatures.add(a.feature); else openFeatures.delete(a.feature) }
+// The settings row read under FOR SHARE, as claimAllowance reads it (a feature without one is open).
+const stillOpen = (feature: string) => sql<boolean>`COALESCE((
+  SELECT NOT paused AND concurrency IS NULL FROM feature_settings WHERE feature = ${feature} FOR SHARE), true)`
 
 export async function saveProgress(db: Db, requestId: string, jobId: string, percent: number): Promise<void> {
   await db.updateTable('processing_requests').set({ progress: percent })
