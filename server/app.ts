@@ -48,7 +48,7 @@ export interface AppDeps {
   boss: PgBoss
   log: Logger
   /** This instance's job engine (role all): /readyz then reports it. */
-  engine?: Engine | null
+  engine?: Pick<Engine, 'stats'> | null
   metrics: InstanceMetrics
 }
 
