@@ -10,6 +10,7 @@ import type { Config } from './config.ts'
 import { registerErrorHandler, HttpError, methodNotAllowed, notFound } from './http/errors.ts'
 import { registerInputSafety } from './http/input-safety.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
+import { lazyCompilers, type LazyCompilers } from './http/lazy-compilers.ts'
 import openapi from './http/openapi.ts'
 import security from './http/security.ts'
 import database from './plugins/database.ts'
@@ -35,6 +36,8 @@ import type { Engine } from '../worker/index.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
+    /** Route schemas compile on first use (http/lazy-compilers.ts): how many have not, and compile them all now. */
+    schemaCompilation: Pick<LazyCompilers, 'compileAll' | 'pending'>
   }
 }
 
@@ -45,7 +48,7 @@ export interface AppDeps {
   boss: PgBoss
   log: Logger
   /** This instance's job engine (role all): /readyz then reports it. */
-  engine?: Engine | null
+  engine?: Pick<Engine, 'stats'> | null
   metrics: InstanceMetrics
 }
 
@@ -64,6 +67,7 @@ function jsonProblem(text: string): string {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps
+  const lazy = lazyCompilers()
   const options: FastifyServerOptions = {
     loggerInstance: deps.log,
     bodyLimit: config.bodyLimit,
@@ -78,10 +82,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // On close: answer new requests 503, drop idle keep-alive sockets, let in-flight ones finish.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Response serializers compiled on each route's first response, not all at start-up.
+    schemaController: { compilersFactory: { buildSerializer: lazy.serializerFactory } },
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('config', config)
-  app.setValidatorCompiler(validatorCompiler as never)
+  app.decorate('schemaCompilation', { compileAll: lazy.compileAll, pending: lazy.pending })
+  // Validators likewise compiled on each route's first request.
+  app.setValidatorCompiler(lazy.validator(validatorCompiler) as never)
   registerErrorHandler(app)
   const routes = trackRoutes(app)
 

@@ -7,7 +7,7 @@ import { notFound, registerErrorHandler } from './http/errors.ts'
 import type { Logger } from './logger.ts'
 import healthRoutes from './routes/health.ts'
 
-export async function buildWorkerApp(deps: { db: Kysely<any>; engine: Engine | null; log: Logger }): Promise<FastifyInstance> {
+export async function buildWorkerApp(deps: { db: Kysely<any>; engine: Pick<Engine, 'stats'> | null; log: Logger }): Promise<FastifyInstance> {
   const options: FastifyServerOptions = { loggerInstance: deps.log, return503OnClosing: true, forceCloseConnections: true }
   const app = Fastify(options)
   registerErrorHandler(app)

@@ -4,7 +4,6 @@
 // tags, and the error responses it can give (DRF shapes, as components). A route's own schema
 // wins where it says any of these itself.
 import { AUTHENTICATED } from '../schemas/users.ts'
-import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -28,6 +27,9 @@ type OpenApiSchema = FastifySchema & {
   response?: Record<string, unknown>
 }
 
+// Not `import … from 'node:http'`: the ES module face of node:http reads every export, and one of
+// them loads Node's whole fetch/WebSocket client (undici), ~40 ms of start-up for a status text table.
+const { STATUS_CODES } = process.getBuiltinModule('node:http')
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 /** The request hooks in which a route can authenticate. */

@@ -12,7 +12,7 @@ const Status = Type.Object({ status: Type.String(), reason: Type.Optional(Type.S
 export interface HealthOptions {
   db: Kysely<any>
   /** The job engine of this instance, when it runs jobs: readiness then also needs live threads. */
-  engine?: Engine | null
+  engine?: Pick<Engine, 'stats'> | null
 }
 
 /** Resolves with `fn()` or rejects after `ms`: readiness must answer even when the database hangs. */

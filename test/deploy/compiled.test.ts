@@ -1,15 +1,27 @@
-// The production build: server/, worker/, db/ and seeds/ compile to dist/ and run from there —
-// migrations, fixtures, the feature registry, the thread entry and the password list found by
-// path or URL in their compiled places (db/source.ts), no TypeScript loaded at run time.
-import { existsSync } from 'node:fs'
+// The production build: server/, worker/, db/ and seeds/ bundled into dist/ (scripts/build-server.ts)
+// and run from there — migrations, fixtures, the feature files, the thread entry and the password
+// list found by path or URL in their compiled places (db/source.ts), code shared between entry
+// points in dist/chunks/ (one copy of each module), no TypeScript loaded at run time.
+import { existsSync, readFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
+import { featureModules } from '../../worker/features/index.ts'
+import { moduleUrl, projectRoot } from '../../db/source.ts'
 import { testDatabase } from '../helper.ts'
 import { productionEnv, root, runNode } from './support.ts'
 
 const dist = path.join(root, 'dist')
+/** The files an ES module in dist/ imports statically, transitively, itself included. */
+function staticImports(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen
+  seen.add(file)
+  for (const [, spec] of readFileSync(file, 'utf8').matchAll(/^(?:import|export)\b[^;]*?["'](\.{1,2}\/[^"']+)["']/gms)) {
+    staticImports(path.resolve(path.dirname(file), spec!), seen)
+  }
+  return seen
+}
 
 t.before(async () => {
   const build = runNode(['scripts/build-server.ts'], {})
@@ -24,17 +36,40 @@ t.test('dist/ holds JavaScript only, plus the data files the code reads', async 
   t.notOk(files.some((f) => f.startsWith('test')), 'no tests')
 })
 
-t.test('the compiled feature registry and thread entry name compiled files that exist', async (t) => {
-  const { featureModules } = await import(pathToFileURL(path.join(dist, 'worker', 'features', 'index.js')).href) as { featureModules: URL[] }
+t.test('every module loaded by path or URL is an entry point at its compiled place', async (t) => {
   t.ok(featureModules.length >= 2)
   for (const url of featureModules) {
-    t.match(url.pathname, /\/dist\/worker\/features\/[\w-]+\.js$/)
-    t.ok(existsSync(fileURLToPath(url)), `${url.pathname} exists`)
+    const compiled = path.join(dist, path.relative(root, fileURLToPath(url)).replace(/\.ts$/, '.js'))
+    t.ok(existsSync(compiled), `${path.relative(root, compiled)} exists`)
   }
-  const { moduleUrl, projectRoot } = await import(pathToFileURL(path.join(dist, 'db', 'source.js')).href) as typeof import('../../db/source.ts')
+  for (const f of await readdir(path.join(root, 'db', 'migrations'))) {
+    if (f.endsWith('.ts')) t.ok(existsSync(path.join(dist, 'db', 'migrations', f.replace(/\.ts$/, '.js'))), `migration ${f} compiled`)
+  }
+  for (const f of ['server/cli.js', 'server/dashboard.js', 'worker/threads/thread.js', 'seeds/010_maintenance_schedules.js']) {
+    t.ok(existsSync(path.join(dist, f)), `${f} exists`)
+  }
   t.equal(projectRoot, root, 'the project root is the folder with package.json, not dist/')
   t.equal(moduleUrl('./thread.ts', pathToFileURL(path.join(dist, 'worker', 'pool.js'))).pathname, path.join(dist, 'worker', 'thread.js'))
   t.equal(moduleUrl('./thread.ts', pathToFileURL(path.join(root, 'worker', 'pool.ts'))).pathname, path.join(root, 'worker', 'thread.ts'), 'from source, the .ts file')
+})
+
+t.test('shared modules exist once; a thread loads no HTTP or database code at start', async (t) => {
+  const files = (await readdir(dist, { recursive: true, withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.js')).map((e) => path.join(e.parentPath, e.name))
+  // The feature registry is one module instance per isolate only if its code is in one file.
+  const registry = files.filter((f) => readFileSync(f, 'utf8').includes('is already registered by'))
+  t.equal(registry.length, 1, 'the feature registry is in one file')
+  t.match(path.relative(dist, registry[0]!), /^chunks\//, 'in a chunk shared by the entry points')
+  // What a thread imports before its first job: its entry and the ordinary features' files.
+  const threadFiles = new Set<string>()
+  for (const entry of ['worker/threads/thread.js', 'worker/features/text-stats.js', 'worker/features/csv-profile.js']) {
+    for (const f of staticImports(path.join(dist, entry))) threadFiles.add(f)
+  }
+  for (const f of threadFiles) {
+    const text = readFileSync(f, 'utf8')
+    for (const pkg of ['fastify', 'kysely', 'pg', 'pg-boss', 'ajv']) {
+      t.notOk(text.includes(`// node_modules/${pkg}/`), `${path.relative(dist, f)} holds no ${pkg}`)
+    }
+  }
 })
 
 t.test('the compiled server starts, loads the fixtures, starts its job thread and checks passwords', async (t) => {

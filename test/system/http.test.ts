@@ -154,3 +154,21 @@ t.test('ALLOWED_HOSTS rejects other Host headers', async (t) => {
   t.equal(bad.statusCode, 400)
   t.same(bad.data, { detail: 'Invalid host header.' })
 })
+
+t.test('route schemas compile on first use, and every one of them compiles', async (t) => {
+  const { app } = await build(t, {
+    routes: (app) => app.get('/api/v1/test-lazy/', {
+      schema: { querystring: Type.Object({ n: Type.Integer() }), response: { 200: Type.Object({ n: Type.Integer(), twice: Type.Integer() }) } },
+    }, async (request) => ({ n: (request.query as { n: number }).n, twice: (request.query as { n: number }).n * 2, hidden: 'not in the schema' })),
+  })
+  const before = app.schemaCompilation.pending()
+  t.ok(before > 50, `nothing compiled at start (${before} pending)`)
+  const ok = await api(app, { method: 'GET', url: '/api/v1/test-lazy/?n=21' })
+  t.same(ok.data, { n: 21, twice: 42 }, 'the query coerced from text, the response serialized by its schema')
+  t.equal(app.schemaCompilation.pending(), before - 2, 'that route\'s validator and serializer compiled, nothing else')
+  const bad = await api(app, { method: 'GET', url: '/api/v1/test-lazy/?n=x' })
+  t.equal(bad.statusCode, 400)
+  t.same(bad.data, { n: ['A valid integer is required.'] }, 'errors read from the compiled validator')
+  app.schemaCompilation.compileAll()
+  t.equal(app.schemaCompilation.pending(), 0, 'every route schema of the app compiles')
+})
