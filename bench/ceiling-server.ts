@@ -1,5 +1,5 @@
 // The ceiling for the authenticated status GET: a bare Fastify route doing the same primary-key
-// query (same columns, same owner condition) on the same database with a pool of the same size as
+// query (same columns, same owner condition; also as a named statement, as Conveyor sends it) on the same database with a pool of the same size as
 // Conveyor's (DATABASE_POOL_SIZE's default, 20) — no auth, no schemas, no hooks. Started by
 // bench/suite.ts as its own process; prints its URL on stdout and serves until killed.
 import Fastify from 'fastify'
@@ -7,11 +7,16 @@ import pg from 'pg'
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.POOL ?? 20) })
 const app = Fastify({ logger: false })
+const STATUS = 'SELECT id, owner_id, feature, status, progress, error_message, attempts, schedule_id, created_at, started_at, finished_at FROM processing_requests WHERE id = $1 AND owner_id = $2'
 app.get('/status/:owner/:id/', async (request) => {
   const { owner, id } = request.params as { owner: string; id: string }
-  const { rows } = await pool.query(
-    'SELECT id, owner_id, feature, status, progress, error_message, attempts, schedule_id, created_at, started_at, finished_at FROM processing_requests WHERE id = $1 AND owner_id = $2',
-    [id, Number(owner)])
+  const { rows } = await pool.query(STATUS, [id, Number(owner)])
+  return rows[0]
+})
+// The same with a named statement (parsed and planned once per connection), as Conveyor sends it.
+app.get('/status-named/:owner/:id/', async (request) => {
+  const { owner, id } = request.params as { owner: string; id: string }
+  const { rows } = await pool.query({ name: 'status', text: STATUS, values: [id, Number(owner)] })
   return rows[0]
 })
 const url = await app.listen({ host: '127.0.0.1', port: 0 })
