@@ -24,6 +24,10 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000 MEDIA_ROOT=/data/media
 # after 3,000 jobs to ~1.15x idle instead of ~1.65x, at no measured CPU per job (BENCHMARKS.md).
 # npm start passes the same flag; bench/suite.ts reads it from this line.
 ENV NODE_OPTIONS="--max-semi-space-size=8"
+# One malloc arena for the whole process: glibc otherwise gives each thread (job threads, V8's and
+# libuv's) its own 64 MB arena and returns little of it; after the same 12,000 jobs this holds
+# ~15 MB less (BENCHMARKS.md), at no CPU per job beyond the noise of the A/B runs.
+ENV MALLOC_ARENA_MAX=1
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=deps /app/node_modules ./node_modules

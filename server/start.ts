@@ -12,6 +12,7 @@ import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { openServices, type Services } from './services.ts'
 import { upsertSuperuser } from './accounts/users.ts'
+import { reclaimWhenIdle } from '../worker/threads/reclaim.ts'
 
 export interface Database {
   url: string
@@ -107,6 +108,9 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     log.info(`Conveyor ${config.version} ready: ${url}${runsApi ? '' : ' (health probes only)'} role=${config.role} env=${config.env} threads=${runsWorker ? config.workerThreads : 0}`)
     // An API-only instance is listed by monitoring too (the engine announces the others).
     if (!runsWorker) beat = await startInstanceHeartbeat(services.db, log, { role: config.role, stats: () => ({ threads: 0, busy: 0 }) })
+    // The job threads do the same for themselves (worker/threads/thread.ts).
+    const stopReclaim = reclaimWhenIdle({ onReclaim: (r) => log.debug(r, 'idle: heap given back') })
+    if (!stopReclaim) log.warn('V8 did not hand out gc(): memory left by a burst is not given back at idle')
 
     let stopping: Promise<void> | undefined
     return {
@@ -114,6 +118,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       stop() {
         stopping ??= (async () => {
           log.info('Shutting down: no new requests; finishing in-flight work')
+          stopReclaim?.()
           const grace = config.shutdownGraceSeconds * 1000
           const closeApp = app ? Promise.race([app.close(), new Promise((r) => setTimeout(r, grace).unref())]) : Promise.resolve()
           await Promise.all([closeApp, scheduler?.stop(), engine?.stop(), beat?.stop()])

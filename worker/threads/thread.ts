@@ -13,6 +13,7 @@ import type { Database } from '../../db/types.ts'
 import { JobError, type Feature, type JobContext } from '../features/api.ts'
 import { getFeature, loadFeatures } from '../features/registry.ts'
 import { clipLine } from './log-line.ts'
+import { reclaimWhenIdle } from './reclaim.ts'
 import { serializeError, type FromThread, type Phase, type Task, type TaskResult, type ThreadData, type ToThread } from './protocol.ts'
 
 const port = parentPort!
@@ -140,4 +141,6 @@ try {
   // not permitted here: run at normal priority
 }
 await loadFeatures(settings.featureModules)
+// This isolate's heap, given back once the thread has been idle a while after a burst (reclaim.ts).
+reclaimWhenIdle()
 post({ type: 'ready' })
