@@ -1,8 +1,15 @@
 // Applies db/migrations with Kysely's migrator (it serialises concurrent runs with its own lock).
+//
+// Every start and every /readyz asks whether the schema is current. When it is, as on all but the
+// first start of a version, that is answered from the folder's file names and one read of Kysely's
+// migration table, without the migrator: the migrator creates its tables if missing, takes its lock
+// and imports every migration module (~60 ms of a start, measured). Anything else — a missing
+// table, a migration not applied, one applied that is not on disk — goes to the migrator, which
+// applies or reports it as before.
 import { promises as fs } from 'node:fs'
 import path from 'node:path'
-import type { Kysely } from 'kysely'
-import { FileMigrationProvider, Migrator, type MigrationResult } from 'kysely/migration'
+import { sql, type Kysely } from 'kysely'
+import { DEFAULT_MIGRATION_TABLE, FileMigrationProvider, Migrator, type MigrationResult } from 'kysely/migration'
 
 export const migrationFolder = path.join(import.meta.dirname, 'migrations')
 
@@ -10,8 +17,24 @@ export function createMigrator(db: Kysely<any>): Migrator {
   return new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) })
 }
 
+// The files FileMigrationProvider loads (its own rule), named as it names them: without the extension.
+const MIGRATION_FILE = /^(?!.*\.d\.[cm]?ts$).*\.(?:[cm]?js|[cm]?ts)$/
+
+/** True when exactly the migrations on disk are recorded as applied. */
+export async function schemaIsCurrent(db: Kysely<any>): Promise<boolean> {
+  const [files, applied] = await Promise.all([
+    fs.readdir(migrationFolder),
+    sql<{ name: string }>`SELECT name FROM ${sql.table(DEFAULT_MIGRATION_TABLE)}`.execute(db).then((r) => r.rows.map((row) => row.name), () => null),
+  ])
+  if (!applied) return false // no migration table yet (or it cannot be read): the migrator decides
+  const onDisk = files.filter((f) => MIGRATION_FILE.test(f)).map((f) => f.slice(0, f.lastIndexOf('.')))
+  const recorded = new Set(applied)
+  return onDisk.length === recorded.size && onDisk.every((name) => recorded.has(name))
+}
+
 /** Migrates to the latest version; returns the names applied now, throws on failure. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  if (await schemaIsCurrent(db)) return []
   const { error, results } = await createMigrator(db).migrateToLatest()
   if (error) {
     const failed = results?.find((r: MigrationResult) => r.status === 'Error')
@@ -23,6 +46,7 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
 
 /** Names of migrations on disk that the database has not applied yet. */
 export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+  if (await schemaIsCurrent(db)) return []
   const all = await createMigrator(db).getMigrations()
   return all.filter((m) => !m.executedAt).map((m) => m.name)
 }
