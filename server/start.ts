@@ -108,8 +108,14 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     log.info(`Conveyor ${config.version} ready: ${url}${runsApi ? '' : ' (health probes only)'} role=${config.role} env=${config.env} threads=${runsWorker ? config.workerThreads : 0}`)
     // An API-only instance is listed by monitoring too (the engine announces the others).
     if (!runsWorker) beat = await startInstanceHeartbeat(services.db, log, { role: config.role, stats: () => ({ threads: 0, busy: 0 }) })
-    // The job threads do the same for themselves (worker/threads/thread.ts).
-    const stopReclaim = reclaimWhenIdle({ onReclaim: (r) => log.debug(r, 'idle: heap given back') })
+    // Idle here means no HTTP request for 3 s and the loop all but still (claims, saves and
+    // notifications keep it busier than that); the job threads watch themselves (thread.ts).
+    let requests = 0
+    app.server.on('request', () => { requests++ })
+    const stopReclaim = reclaimWhenIdle({
+      activity: () => requests,
+      onReclaim: (r) => log.debug(r, 'idle: heap given back'),
+    })
     if (!stopReclaim) log.warn('V8 did not hand out gc(): memory left by a burst is not given back at idle')
 
     let stopping: Promise<void> | undefined

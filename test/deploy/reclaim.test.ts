@@ -29,6 +29,15 @@ for (const where of ['main thread', 'worker thread']) {
   })
 }
 
+t.test('a loop that is nearly idle but still starts work (short jobs) is not idle', async (t) => {
+  const got = await events([FIXTURE], { ACTIVITY: '1' })
+  const working = got.find((e) => e.event === 'activity-done')
+  t.ok(working && Number(working.units) > 30, 'units of work were started throughout')
+  t.equal(working!.reclaimsWhileWorking, 0, 'no GC while work was being started, however little the loop was busy')
+  const reclaim = got.find((e) => e.event === 'reclaim')
+  t.ok(reclaim && got.indexOf(reclaim) > got.indexOf(working!), 'the reclaim came once the work stopped')
+})
+
 t.test('gc() is fetched without leaving V8 changed: no global gc, the flag unset again', async (t) => {
   const got = await events([FIXTURE], { PROBE: '1' })
   t.same(got, [{ event: 'probe', reclaimer: true, globalGc: 'undefined', exposeGcFlag: false }])

@@ -74,7 +74,9 @@ function lazyDir(dir: string): { get(): string; made: boolean } {
   return d
 }
 
+let tasksStarted = 0
 async function run(task: Task): Promise<void> {
+  tasksStarted++
   const controller = new AbortController()
   running.set(task.requestId, controller)
   // Before the first phase, as a failure of it: an on-demand module (or the database client) that cannot load.
@@ -142,5 +144,5 @@ try {
 }
 await loadFeatures(settings.featureModules)
 // This isolate's heap, given back once the thread has been idle a while after a burst (reclaim.ts).
-reclaimWhenIdle()
+reclaimWhenIdle({ activity: () => tasksStarted })
 post({ type: 'ready' })
