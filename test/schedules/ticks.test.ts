@@ -60,6 +60,8 @@ t.test('a real tick with two instances running creates exactly one request', asy
   t.equal(requests.length, minutes.size, 'one request per minute that ticked, whatever the number of instances')
   t.equal(row.total_run_count, requests.length, 'the counter matches')
   t.ok(row.last_run_at)
+  // Keyed by schedule and minute (pg-boss handed the job's creation time over), not by the job's id.
+  t.match(requests[0]!.idempotency_key, new RegExp(`^schedule-tick:${schedule.id}:\\d+$`), 'the tick is keyed by its minute')
 })
 
 t.test('ticks missed while every instance was down fire once when Conveyor is back', async (t) => {
@@ -81,6 +83,24 @@ t.test('ticks missed while every instance was down fire once when Conveyor is ba
   // A catch-up of each missed tick would come in the next passes: let three go by.
   await cronPasses(built, 3)
   t.equal((await requestsOf(built, schedule.id)).length, 1, 'five missed ticks: one run, not five, not none')
+})
+
+t.test('one occurrence forwarded twice (two jobs, one second apart) creates one request; the next minute\'s creates its own', async (t) => {
+  const built = await build(t)
+  const admin = await userWithToken(built, { isStaff: true })
+  const { data: schedule } = await api(built.app, {
+    method: 'POST', url: URL, headers: admin.headers,
+    payload: { name: 'twice', feature: 'text-stats', cron: '* * * * *', input: { text: 'once a minute' } },
+  })
+  const { db, boss, log } = built.services
+  const tick = (id: string, createdOn: Date) => ({ id, name: TICK_QUEUE, data: { scheduleId: schedule.id }, createdOn }) as any
+  const minute = Math.floor(Date.now() / 60_000) * 60_000
+  t.ok(await handleTick(db, boss, log, tick('44444444-4444-4444-8444-444444444444', new Date(minute + 290))), 'the first job of the occurrence creates the request')
+  t.equal(await handleTick(db, boss, log, tick('55555555-5555-4555-8555-555555555555', new Date(minute + 1_300))), null, 'a second job for it, a second later, creates nothing')
+  t.ok(await handleTick(db, boss, log, tick('66666666-6666-4666-8666-666666666666', new Date(minute + 60_100))), 'the next minute\'s tick is a run of its own')
+  t.equal((await requestsOf(built, schedule.id)).length, 2)
+  const row = await db.selectFrom('schedules').select('total_run_count').where('id', '=', schedule.id).executeTakeFirstOrThrow()
+  t.equal(row.total_run_count, 2, 'the counter counts runs, not jobs')
 })
 
 t.test('a tick for a disabled or deleted schedule creates nothing; a replayed tick creates nothing twice', async (t) => {

@@ -60,10 +60,24 @@ export async function reconcileSchedules(db: Db, boss: PgBoss, log: Logger): Pro
   return { added, removed }
 }
 
+/**
+ * What makes a tick's request unique. pg-boss forwards a cron occurrence at least once: two passes
+ * (of one instance or two) can each forward it as a job of its own, one second apart (seen in CI:
+ * two requests at 17:35:00.29 and 17:35:01.30 for one "* * * * *" tick), so the job's id does not
+ * identify the tick. A schedule has minute resolution (five-field cron), so the minute the tick was
+ * forwarded in does: at most one request per schedule and minute. A catch-up sent beside the
+ * occurrence due now collapses into it, which is the one catch-up run the contract promises.
+ * Without the job's creation time (a job built by hand), its id.
+ */
+export function tickKey(job: Pick<Job<TickData>, 'id' | 'data'> & { createdOn?: Date }): string {
+  const at = job.createdOn instanceof Date ? job.createdOn.getTime() : NaN
+  return Number.isFinite(at) ? `schedule-tick:${job.data.scheduleId}:${Math.floor(at / 60_000)}` : `schedule-tick:${job.id}`
+}
+
 /** Handles one tick: creates the request, counts the run. A tick for a disabled or deleted
  * schedule (one that raced an edit) creates nothing; a replayed tick creates nothing twice. */
-export async function handleTick(db: Db, boss: PgBoss, log: Logger, job: Job<TickData>, metrics: JobMetrics = NO_METRICS): Promise<string | null> {
-  const created = await createScheduledRequest(db, boss, job.data.scheduleId, { idempotencyKey: `schedule-tick:${job.id}`, onlyIfEnabled: true })
+export async function handleTick(db: Db, boss: PgBoss, log: Logger, job: Job<TickData> & { createdOn?: Date }, metrics: JobMetrics = NO_METRICS): Promise<string | null> {
+  const created = await createScheduledRequest(db, boss, job.data.scheduleId, { idempotencyKey: tickKey(job), onlyIfEnabled: true })
   if (created) metrics.job(created.feature, 'created')
   if (!created) log.info({ scheduleId: job.data.scheduleId, tick: job.id }, 'tick for a disabled or deleted schedule, or replayed: nothing created')
   return created?.id ?? null
@@ -78,7 +92,7 @@ export async function startScheduler(services: { db: Db; boss: PgBoss; log: Logg
   const { db, boss, log } = services
   await ensureTickQueue(boss)
   await reconcileSchedules(db, boss, log)
-  await boss.work<TickData>(TICK_QUEUE, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
+  await boss.work<TickData>(TICK_QUEUE, { batchSize: 1, pollingIntervalSeconds: 2, includeMetadata: true }, async ([job]) => {
     await handleTick(db, boss, log, job!, services.metrics)
   })
   return {
