@@ -210,15 +210,16 @@ async function saveGroup(db: Db, boss: PgBoss, list: Completion[], tail?: GroupT
     // One statement: the log's last lines (announced before the status changes, logCtes), then the rows
     // and their results; the jobs after the rows, the lock order of cancel and delete.
     const input = members.map((c) => ({ id: c.requestId, job_id: c.job.id, data: c.result.data, files: c.result.files }))
+    // The lines only of rows `done` changed (and so holds): a request deleted meanwhile takes its lines with it.
     const { rows: [saved] } = await sql<{ saved: number }>`
-      WITH ${logCtes(members.flatMap((c) => (c.logs ? [c.logs] : [])))},
-      input AS (
+      WITH input AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, job_id uuid, data jsonb, files jsonb)),
       done AS (
         UPDATE processing_requests p SET status = 'completed', progress = 100, finished_at = now(), error_message = NULL
           FROM input i
          WHERE p.id = i.id AND p.job_id = i.job_id AND p.status = 'processing'
         RETURNING p.id),
+      ${logCtes(members.flatMap((c) => (c.logs ? [c.logs] : [])), sql`done`)},
       results AS (
         INSERT INTO processing_results (request_id, data, files)
         SELECT i.id, i.data, i.files FROM input i JOIN done USING (id)

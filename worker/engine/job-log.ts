@@ -41,18 +41,29 @@ export interface LogBatch { requestId: string; attempt: number; lines: Line[]; l
  * notifications are delivered at commit in the order sent, each attempt's lines in their order, and
  * before any status change of the same statement (its trigger fires when the statement ends).
  */
-export function logCtes(batches: LogBatch[]): RawBuilder<unknown> {
+export function logCtes(batches: LogBatch[], alive?: RawBuilder<unknown>): RawBuilder<unknown> {
   const lines = batches.flatMap((b) => b.lines.map((l) => ({ request_id: b.requestId, attempt: b.attempt, ...l })))
   const windows = batches.map((b) => {
     const droppedUpTo = Math.max(0, b.last - (LOG_LINES_PER_ATTEMPT - 1))
     return { request_id: b.requestId, attempt: b.attempt, dropped_up_to: droppedUpTo, marker: droppedMarker(droppedUpTo) }
   }).filter((w) => w.dropped_up_to > 0)
+  // Only for requests that still exist, held so until the transaction ends: a request deleted while
+  // its job ran loses its last lines with it, instead of failing the statement on the foreign key,
+  // which turned the save of a superseded job into an engine error. `alive` names a CTE of the
+  // statement with the ids it holds (a saving statement: the rows its UPDATE changed, whose locks
+  // it has); without one, the rows are locked here FOR KEY SHARE, in id order like every lock of
+  // the engine. (Not both in one statement: a row this statement updates is skipped by its own
+  // FOR KEY SHARE.)
+  const ids = [...new Set(batches.map((b) => b.requestId))]
   return sql`
+    ${alive ? sql`` : sql`alive AS (
+      SELECT id FROM processing_requests WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR KEY SHARE),`}
     ins AS (
       INSERT INTO job_logs (request_id, attempt, seq, at, level, message)
       SELECT x.request_id, x.attempt, x.seq, x.at, x.level, x.message
         FROM jsonb_to_recordset(${JSON.stringify(lines)}::jsonb)
           AS x(request_id uuid, attempt int, seq int, at timestamptz, level text, message text)
+        JOIN ${alive ?? sql`alive`} a ON a.id = x.request_id
       RETURNING *),
     windows AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(windows)}::jsonb) AS w(request_id uuid, attempt int, dropped_up_to int, marker text)),
@@ -61,7 +72,7 @@ export function logCtes(batches: LogBatch[]): RawBuilder<unknown> {
        WHERE j.request_id = w.request_id AND j.attempt = w.attempt AND j.seq BETWEEN 1 AND w.dropped_up_to),
     marker AS (
       INSERT INTO job_logs (request_id, attempt, seq, at, level, message)
-      SELECT w.request_id, w.attempt, 0, now(), 'warn', w.marker FROM windows w
+      SELECT w.request_id, w.attempt, 0, now(), 'warn', w.marker FROM windows w JOIN ${alive ?? sql`alive`} a ON a.id = w.request_id
       ON CONFLICT (request_id, attempt, seq) DO UPDATE SET message = excluded.message),
     notes AS (
       SELECT pg_notify(${REQUESTS_CHANNEL}, json_build_object('log', json_build_object(

@@ -1,6 +1,6 @@
 // Gives a V8 isolate's memory back once it has gone quiet after a burst of work.
 //
-// Why (BENCHMARKS.md, "Memory after load"): after 12,000 jobs the process held about twice its idle
+// Why (BENCHMARKS.md, "Memory and start-up"): after 12,000 jobs the process held about twice its idle
 // PSS, and 30 s later still did. None of it was live: one full GC brought the main thread's heap
 // from 120 MB used to 32 MB, and a memory-reducing GC (V8's "last resort" flavour, which also
 // releases the pages V8 keeps pooled) brought the whole process back to its idle PSS. V8 has a
@@ -19,9 +19,8 @@
 // the command line, because that flag changes V8's flag hash and so makes every worker thread
 // recompile Node's internal modules instead of using their code cache (measured: a thread's start
 // 62 → 113 ms). test/deploy/reclaim.test.ts proves that this gc() gives the pages back.
-import { setFlagsFromString } from 'node:v8'
+import { getHeapStatistics, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { getHeapStatistics } from 'node:v8'
 
 /** V8's gc() as `--expose-gc` installs it. */
 type ExposedGc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void
