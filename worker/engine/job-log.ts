@@ -55,6 +55,7 @@ export function logCtes(batches: LogBatch[], alive?: RawBuilder<unknown>): RawBu
   // the engine. (Not both in one statement: a row this statement updates is skipped by its own
   // FOR KEY SHARE.)
   const ids = [...new Set(batches.map((b) => b.requestId))]
+  const held = alive ?? sql`alive`
   return sql`
     ${alive ? sql`` : sql`alive AS (
       SELECT id FROM processing_requests WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR KEY SHARE),`}
@@ -63,7 +64,7 @@ export function logCtes(batches: LogBatch[], alive?: RawBuilder<unknown>): RawBu
       SELECT x.request_id, x.attempt, x.seq, x.at, x.level, x.message
         FROM jsonb_to_recordset(${JSON.stringify(lines)}::jsonb)
           AS x(request_id uuid, attempt int, seq int, at timestamptz, level text, message text)
-        JOIN ${alive ?? sql`alive`} a ON a.id = x.request_id
+        JOIN ${held} a ON a.id = x.request_id
       RETURNING *),
     windows AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(windows)}::jsonb) AS w(request_id uuid, attempt int, dropped_up_to int, marker text)),
@@ -72,7 +73,7 @@ export function logCtes(batches: LogBatch[], alive?: RawBuilder<unknown>): RawBu
        WHERE j.request_id = w.request_id AND j.attempt = w.attempt AND j.seq BETWEEN 1 AND w.dropped_up_to),
     marker AS (
       INSERT INTO job_logs (request_id, attempt, seq, at, level, message)
-      SELECT w.request_id, w.attempt, 0, now(), 'warn', w.marker FROM windows w JOIN ${alive ?? sql`alive`} a ON a.id = w.request_id
+      SELECT w.request_id, w.attempt, 0, now(), 'warn', w.marker FROM windows w JOIN ${held} a ON a.id = w.request_id
       ON CONFLICT (request_id, attempt, seq) DO UPDATE SET message = excluded.message),
     notes AS (
       SELECT pg_notify(${REQUESTS_CHANNEL}, json_build_object('log', json_build_object(
