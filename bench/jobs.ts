@@ -11,7 +11,8 @@ import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
+// Nearest rank: of 100 values, p99 is the 99th smallest.
+const pct = (sorted: number[], p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN
 const ms = (x: number) => `${x.toFixed(1)} ms`
 
 interface ClientSetup { base: string; token: string; seconds: number }

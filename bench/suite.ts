@@ -6,10 +6,11 @@
 // Database: BENCH_DATABASE_URL or TEST_DATABASE_URL (an admin connection; a database is created and
 // dropped) or postgres://postgres@127.0.0.1:5432/postgres. Knobs: BENCH_BURST (2000 creates),
 // BENCH_SECONDS (10 per autocannon comparison), BENCH_SUSTAINED_SECONDS (120), WORKER_THREADS (2),
-// BENCH_ONLY=startup,memory,status,idle,burst,csv,scale,split,sustained (a subset), BENCH_NODE_OPTIONS
-// (NODE_OPTIONS for the Conveyor instances; by default the Dockerfile's).
+// BENCH_IDLE_JOBS (100), BENCH_ONLY=startup,memory,status,idle,burst,csv,scale,split,sustained (a
+// subset), BENCH_NODE_OPTIONS (NODE_OPTIONS for the Conveyor instances; by default the Dockerfile's),
+// BENCH_DEBUG=1 (each instance's stdout to a file, and the slowest idle jobs' creation times).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import path from 'node:path'
@@ -21,6 +22,7 @@ const root = path.resolve(import.meta.dirname, '..')
 const admin = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const BURST = Number(process.env.BENCH_BURST ?? 2000)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const IDLE_JOBS = Number(process.env.BENCH_IDLE_JOBS ?? 100)
 const SUSTAINED = Number(process.env.BENCH_SUSTAINED_SECONDS ?? 120)
 const ALL = 'startup,memory,status,idle,burst,csv,scale,split,sustained'
 const only = new Set((process.env.BENCH_ONLY ?? ALL).split(','))
@@ -52,9 +54,10 @@ async function settled(pid: number): Promise<{ mb: number; early: number; second
   return { mb: samples.at(-1)!, early, seconds: (performance.now() - begun) / 1000 }
 }
 
+/** The p-th percentile by nearest rank: of 100 values, p99 is the 99th smallest (not the largest). */
 const pct = (values: number[], p: number) => {
   const s = [...values].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN
+  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)] ?? NaN
 }
 const median = (values: number[]) => pct(values, 50)
 const withDb = (name: string) => { const u = new URL(admin); u.pathname = `/${name}`; return u.toString() }
@@ -71,7 +74,7 @@ interface Instance { proc: ChildProcess; base: string; readyMs: number; output: 
 /** The command an operator runs: compiled JavaScript when built (the image's), else the sources. */
 function cliCommand(): string[] {
   const compiled = path.join(root, 'dist', 'server', 'cli.js')
-  return existsSync(compiled) ? [compiled] : [path.join(root, 'server', 'cli.ts')]
+  return existsSync(compiled) && !process.env.BENCH_SOURCES ? [compiled] : [path.join(root, 'server', 'cli.ts')]
 }
 
 async function freePort(): Promise<number> {
@@ -111,6 +114,7 @@ async function startInstance(url: string, media: string, env: Record<string, str
   let out = ''
   let ready = false
   proc.stdout!.on('data', (d) => { out += d; if (/ ready: /.test(out)) ready = true })
+  if (process.env.BENCH_DEBUG) proc.stdout!.pipe(createWriteStream(path.join(tmpdir(), `conveyor-bench-out-${proc.pid}.log`)))
   proc.stderr!.on('data', (d) => (out += d))
   const base = `http://127.0.0.1:${port}`
   for (;;) {
@@ -225,8 +229,8 @@ const autocannon = (await import('autocannon' as string)).default as (options: o
  * order, so a drifting background load weighs on both alike. Requests per second over all slices,
  * and the median of the slices' p99s.
  */
-type Rate = { rps: number; p99: number }
-async function compare(targets: { url: string; headers: Record<string, string> }[], seconds: number) {
+type Rate = { rps: number; p99: number; cpuMs: number }
+async function compare(targets: { url: string; headers: Record<string, string>; pid?: number }[], seconds: number) {
   const run = async (t: (typeof targets)[number], duration: number) => {
     const r = await autocannon({ url: t.url, headers: t.headers, connections: 50, duration })
     if (r.non2xx || r.errors) throw new Error(`${t.url}: ${r.non2xx} non-2xx, ${r.errors} errors`)
@@ -234,15 +238,26 @@ async function compare(targets: { url: string; headers: Record<string, string> }
   }
   for (const t of targets) await run(t, 1) // warm-up: JIT, pools, session cache
   const results: CannonResult[][] = targets.map(() => [])
+  const cpu = targets.map(() => 0)
   // One-second rounds, interleaved, each round in another order: the machine's drift hits all alike.
   for (let i = 0; i < seconds; i++) {
     const order = targets.map((_, k) => (k + i) % targets.length)
-    for (const k of order) results[k]!.push(await run(targets[k]!, 1))
+    for (const k of order) {
+      const t = targets[k]!
+      const before = t.pid ? await cpuSeconds(t.pid) : 0
+      results[k]!.push(await run(t, 1))
+      if (t.pid) cpu[k]! += (await cpuSeconds(t.pid)) - before
+    }
   }
-  return results.map((rs) => ({
-    rps: rs.reduce((n, r) => n + r.requests.total, 0) / rs.reduce((n, r) => n + r.duration, 0),
-    p99: median(rs.map((r) => r.latency.p99)),
-  }))
+  return results.map((rs, k) => {
+    const requests = rs.reduce((n, r) => n + r.requests.total, 0)
+    return {
+      rps: requests / rs.reduce((n, r) => n + r.duration, 0),
+      p99: median(rs.map((r) => r.latency.p99)),
+      // CPU of the serving process per request (ms), when its pid was given: steadier than req/s on a shared machine.
+      cpuMs: targets[k]!.pid ? (cpu[k]! * 1000) / requests : NaN,
+    }
+  })
 }
 
 /**
@@ -330,13 +345,14 @@ async function main() {
       const ceilingUrl = await new Promise<string>((resolve) => ceilingProc.stdout!.once('data', (d) => resolve(String(d).trim())))
       try {
         const [ours, bare, named] = await compare([
-          { url: `${app.base}/api/v1/text-stats/status/${id}/`, headers: auth },
-          { url: `${ceilingUrl}/status/${owner!.id}/${id}/`, headers: {} },
-          { url: `${ceilingUrl}/status-named/${owner!.id}/${id}/`, headers: {} }], SECONDS) as [Rate, Rate, Rate]
+          { url: `${app.base}/api/v1/text-stats/status/${id}/`, headers: auth, pid: app.proc.pid },
+          { url: `${ceilingUrl}/status/${owner!.id}/${id}/`, headers: {}, pid: ceilingProc.pid },
+          { url: `${ceilingUrl}/status-named/${owner!.id}/${id}/`, headers: {}, pid: ceilingProc.pid }], SECONDS) as [Rate, Rate, Rate]
         add({ figure: 'authenticated status GET (50 connections)', value: ours.rps, unit: 'req/s', ceiling: bare.rps, ceilingName: 'bare Fastify + same PK query', goal: '≥ 0.9× ceiling' })
         add({ figure: '  its p99', value: ours.p99, unit: 'ms', ceiling: bare.p99, ceilingName: 'bare route p99', goal: '' })
         // Conveyor sends this read as a named statement; the stricter ceiling does too.
         add({ figure: '  same, against a bare route with a named statement', value: ours.rps, unit: 'req/s', ceiling: named.rps, ceilingName: 'bare Fastify + same query, named', goal: '' })
+        note(`CPU per status GET (the serving process): Conveyor ${ours.cpuMs.toFixed(3)} ms, bare route ${bare.cpuMs.toFixed(3)} ms, bare route with a named statement ${named.cpuMs.toFixed(3)} ms`)
       } finally { ceilingProc.kill() }
     }
 
@@ -345,13 +361,14 @@ async function main() {
       await settled(app.proc.pid!) // idle latency of an instance at rest, not of one just out of the status run
       const total: number[] = []
       const queued: number[] = []
-      for (let i = 0; i < 110; i++) {
+      const createdAt: string[] = []
+      for (let i = 0; i < IDLE_JOBS + 10; i++) {
         const id = await create(app.base, key, `idle ${i}. A short text.`)
         for (;;) {
-          const { rows: r } = await db.query<{ ms: number; wait: number }>(`
-            SELECT extract(epoch FROM finished_at - created_at) * 1000 AS ms, extract(epoch FROM started_at - created_at) * 1000 AS wait
+          const { rows: r } = await db.query<{ ms: number; wait: number; at: string }>(`
+            SELECT extract(epoch FROM finished_at - created_at) * 1000 AS ms, extract(epoch FROM started_at - created_at) * 1000 AS wait, created_at::text AS at
               FROM processing_requests WHERE id = $1 AND status = 'completed'`, [id])
-          if (r[0]) { if (i >= 10) { total.push(Number(r[0].ms)); queued.push(Number(r[0].wait)) } break }
+          if (r[0]) { if (i >= 10) { total.push(Number(r[0].ms)); queued.push(Number(r[0].wait)); createdAt.push(r[0].at) } break }
           await sleep(5)
         }
       }
@@ -359,6 +376,11 @@ async function main() {
       add({ figure: 'idle create→completed p50 (database clock)', value: median(total), unit: 'ms', ceiling: null, ceilingName: '', goal: '≤ 6 ms' })
       add({ figure: 'idle create→completed p99', value: pct(total, 99), unit: 'ms', ceiling: null, ceilingName: '', goal: '≤ 15 ms' })
       note(`idle create→started p50 ${idleStartedP50.toFixed(1)} ms (the rest is the job's run and save)`)
+      // Where the slowest went: waiting to start (create's commit, NOTIFY or signal, claim), or running and saving.
+      // BENCH_DEBUG adds when they were created, to match them with a GC trace or a statement log.
+      const slowest = total.map((ms, i) => ({ ms, wait: queued[i]!, at: createdAt[i]! })).sort((a, b) => b.ms - a.ms).slice(0, 3)
+      note(`idle: ${total.length} jobs one after the other; the slowest ${slowest.map((s) => `${s.ms.toFixed(1)} ms (started after ${s.wait.toFixed(1)}${process.env.BENCH_DEBUG ? `, created ${s.at}` : ''})`).join(', ')}`)
+      if (process.env.BENCH_DEBUG) note(`idle phase from ${createdAt[0]} to ${createdAt.at(-1)}`)
     }
 
     let createsAlone = NaN
