@@ -37,6 +37,13 @@ t.test('the SPA and the API carry the security headers in production', async (t)
     t.same(csp.get('frame-ancestors'), ["'none'"], `${url}: CSP frame-ancestors`)
     t.same(csp.get('object-src'), ["'none'"], `${url}: CSP object-src`)
   }
+  // Errors too: refused before any handler (401), and a route that does not exist (404).
+  for (const url of ['/api/v1/jobs/list/', '/api/v1/no-such-route/']) {
+    const res = await app.inject({ method: 'GET', url, headers: HOST })
+    t.ok([401, 404].includes(res.statusCode), `${url}: ${res.statusCode}`)
+    t.equal(res.headers['x-frame-options'], 'DENY', `${url}: frame denial`)
+    t.same(directives(res.headers['content-security-policy'] as string).get('default-src'), ["'self'"], `${url}: CSP`)
+  }
 })
 
 t.test('development sends no HSTS (it would pin plain-HTTP localhost to HTTPS)', async (t) => {

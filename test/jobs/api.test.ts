@@ -207,6 +207,9 @@ t.test('server-sent events of a finished request: its status at once, then the s
   const res = await c.call('GET', `/api/v1/text-stats/events/${id}/`)
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /^text\/event-stream/)
+  // Its own head (a hijacked reply) still carries the security headers every response has.
+  t.match(res.headers['content-security-policy'], /default-src 'self'/, 'the stream has the CSP')
+  t.equal(res.headers['x-content-type-options'], 'nosniff')
   const events = res.body.trim().split('\n\n')
   // The status first, then the job log's stored lines (text-stats writes two), then the end.
   t.equal(events.filter((e) => e.startsWith('event: status')).length, 1, 'one status event')
