@@ -8,6 +8,7 @@ import type { Db } from '../db/index.ts'
 import { validatorCompiler } from '../worker/index.ts'
 import type { Config } from './config.ts'
 import { registerErrorHandler, HttpError, methodNotAllowed, notFound } from './http/errors.ts'
+import { lazyRequestLogger } from './http/request-logger.ts'
 import { registerInputSafety } from './http/input-safety.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
 import { lazyCompilers, type LazyCompilers } from './http/lazy-compilers.ts'
@@ -70,6 +71,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const lazy = lazyCompilers()
   const options: FastifyServerOptions = {
     loggerInstance: deps.log,
+    // request.log is made on the request's first log line (request-logger.ts).
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     // One mechanism for the optional trailing slash on every route.
