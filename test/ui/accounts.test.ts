@@ -28,6 +28,8 @@ if (!hasChromium()) {
 
       await page.goto('/sign-in')
       await page.getByRole('link', { name: 'Forgot your password?' }).click()
+      // Its view is loaded on demand: until it shows, the sign-in form's own E-mail field is the one on the page.
+      await page.getByRole('heading', { name: 'Forgot your password?' }).waitFor()
       await page.getByLabel('E-mail').fill(user.email)
       await page.getByRole('button', { name: 'Send the link' }).click()
       await page.locator('[data-test=reset-sent]').waitFor()
