@@ -6,9 +6,11 @@
 // Database: BENCH_DATABASE_URL or TEST_DATABASE_URL (an admin connection; a database is created and
 // dropped) or postgres://postgres@127.0.0.1:5432/postgres. Knobs: BENCH_BURST (2000 creates),
 // BENCH_SECONDS (10 per autocannon comparison), BENCH_SUSTAINED_SECONDS (120), WORKER_THREADS (2),
-// BENCH_IDLE_JOBS (100), BENCH_CSV_ROUNDS (3), BENCH_ONLY=startup,memory,status,idle,burst,csv,scale,split,sustained (a
-// subset), BENCH_NODE_OPTIONS (NODE_OPTIONS for the Conveyor instances; by default the Dockerfile's),
-// BENCH_DEBUG=1 (each instance's stdout to a file, and the slowest idle jobs' creation times).
+// BENCH_IDLE_JOBS (100), BENCH_CSV_ROUNDS (3),
+// BENCH_ONLY=startup,memory,status,idle,burst,csv,scale,split,sustained (a subset), BENCH_NODE_OPTIONS
+// (NODE_OPTIONS for the Conveyor instances; by default the Dockerfile's), BENCH_SOURCES=1 (the .ts
+// sources even when dist/ is built), BENCH_DEBUG=1 (each instance's stdout to a file, and the slowest
+// idle jobs' creation times).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
