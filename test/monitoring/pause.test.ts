@@ -61,5 +61,9 @@ t.test('without a pause the same requests start at once (the check above can fai
   const ids: string[] = []
   for (let i = 0; i < 4; i++) ids.push((await m.asUser('POST', '/api/v1/mon-work/create/', {})).data.id)
   await canariesRunOn(m, [{ services: m.services, engine: m.engine, app: m.app }])
-  t.same(await statusOf(m, ids), ['completed', 'completed', 'completed', 'completed'])
+  // Started is what the pause test's check is about; the last of them may still be saving its result.
+  const statuses = await statusOf(m, ids)
+  t.notOk(statuses.includes('pending'), `every one started: ${statuses}`)
+  await until(() => statusOf(m, ids), (s) => s.every((x) => x === 'completed'))
+  t.pass('and they complete')
 })
