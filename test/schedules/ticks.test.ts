@@ -17,6 +17,15 @@ async function requestsOf(built: Built, scheduleId: string) {
   return built.services.db.selectFrom('processing_requests').selectAll().where('schedule_id', '=', scheduleId).execute()
 }
 
+/** A staff user and a text-stats schedule made through the staff API: `cron` and a name, input `text`. */
+async function scheduleThrough(built: Built, name: string, cron: string, text: string) {
+  const admin = await userWithToken(built, { isStaff: true })
+  const { data: schedule } = await api(built.app, {
+    method: 'POST', url: URL, headers: admin.headers, payload: { name, feature: 'text-stats', cron, input: { text } },
+  })
+  return { admin, schedule }
+}
+
 /** Waits until pg-boss's cron monitor has made `passes` more passes on this database (its
  * `version.cron_on` moves at each one): the event after which a double-fired tick would show. */
 async function cronPasses(built: Built, passes: number): Promise<void> {
@@ -43,11 +52,7 @@ t.test('a real tick with two instances running creates exactly one request', asy
   const scheduler = await startScheduler(built.services)
   t.teardown(() => scheduler.stop())
   await secondInstance(t, built)
-  const admin = await userWithToken(built, { isStaff: true })
-  const { data: schedule } = await api(built.app, {
-    method: 'POST', url: URL, headers: admin.headers,
-    payload: { name: 'every minute', feature: 'text-stats', cron: '* * * * *', input: { text: 'tick tock' } },
-  })
+  const { admin, schedule } = await scheduleThrough(built, 'every minute', '* * * * *', 'tick tock')
   // pg-boss fires an occurrence of the last minute on its next pass, else at the next minute.
   const [first] = await until(() => requestsOf(built, schedule.id), (rows) => rows.length > 0, { timeoutMs: 75_000, intervalMs: 200 })
   t.equal(first!.feature, 'text-stats')
@@ -66,13 +71,9 @@ t.test('a real tick with two instances running creates exactly one request', asy
 
 t.test('ticks missed while every instance was down fire once when Conveyor is back', async (t) => {
   const built = await build(t, { env: FAST })
-  const admin = await userWithToken(built, { isStaff: true })
   // Hourly, at a minute half an hour away: nothing is due now, so only a catch-up can fire.
   const minute = (new Date().getUTCMinutes() + 30) % 60
-  const { data: schedule } = await api(built.app, {
-    method: 'POST', url: URL, headers: admin.headers,
-    payload: { name: 'hourly', feature: 'text-stats', cron: `${minute} * * * *`, input: { text: 'catch up' } },
-  })
+  const { schedule } = await scheduleThrough(built, 'hourly', `${minute} * * * *`, 'catch up')
   // Stand-in for an outage: pg-boss's last cron pass and the schedule's creation, five hours back
   // (five hourly ticks missed). These are the two times its `missed` policy compares.
   await sql`UPDATE pgboss.version SET cron_on = now() - interval '5 hours'`.execute(built.services.db)
@@ -87,11 +88,7 @@ t.test('ticks missed while every instance was down fire once when Conveyor is ba
 
 t.test('one occurrence forwarded twice (two jobs, one second apart) creates one request; the next minute\'s creates its own', async (t) => {
   const built = await build(t)
-  const admin = await userWithToken(built, { isStaff: true })
-  const { data: schedule } = await api(built.app, {
-    method: 'POST', url: URL, headers: admin.headers,
-    payload: { name: 'twice', feature: 'text-stats', cron: '* * * * *', input: { text: 'once a minute' } },
-  })
+  const { schedule } = await scheduleThrough(built, 'twice', '* * * * *', 'once a minute')
   const { db, boss, log } = built.services
   const tick = (id: string, createdOn: Date) => ({ id, name: TICK_QUEUE, data: { scheduleId: schedule.id }, createdOn }) as any
   const minute = Math.floor(Date.now() / 60_000) * 60_000
@@ -105,11 +102,7 @@ t.test('one occurrence forwarded twice (two jobs, one second apart) creates one 
 
 t.test('a tick for a disabled or deleted schedule creates nothing; a replayed tick creates nothing twice', async (t) => {
   const built = await build(t)
-  const admin = await userWithToken(built, { isStaff: true })
-  const { data: schedule } = await api(built.app, {
-    method: 'POST', url: URL, headers: admin.headers,
-    payload: { name: 'replay', feature: 'text-stats', cron: '0 0 * * *', input: { text: 'once' } },
-  })
+  const { admin, schedule } = await scheduleThrough(built, 'replay', '0 0 * * *', 'once')
   const { db, boss, log } = built.services
   const job = { id: '11111111-1111-4111-8111-111111111111', name: TICK_QUEUE, data: { scheduleId: schedule.id } } as any
   t.ok(await handleTick(db, boss, log, job), 'first delivery creates a request')
@@ -125,11 +118,7 @@ t.test('a tick for a disabled or deleted schedule creates nothing; a replayed ti
 
 t.test('reconciliation adds schedules missing from pg-boss and removes strays', async (t) => {
   const built = await build(t)
-  const admin = await userWithToken(built, { isStaff: true })
-  const { data: schedule } = await api(built.app, {
-    method: 'POST', url: URL, headers: admin.headers,
-    payload: { name: 'drift', feature: 'text-stats', cron: '5 4 * * *', input: { text: 'x' } },
-  })
+  const { schedule } = await scheduleThrough(built, 'drift', '5 4 * * *', 'x')
   const { db, boss, log } = built.services
   await boss.unschedule(TICK_QUEUE, schedule.id)
   await boss.schedule(TICK_QUEUE, '* * * * *', { scheduleId: 'gone' }, { key: '99999999-9999-4999-8999-999999999999' })
