@@ -20,16 +20,21 @@ export function createMigrator(db: Kysely<any>): Migrator {
 // The files FileMigrationProvider loads (its own rule), named as it names them: without the extension.
 const MIGRATION_FILE = /^(?!.*\.d\.[cm]?ts$).*\.(?:[cm]?js|[cm]?ts)$/
 
+// The folder ships with the code: read once per process, not on every /readyz.
+let onDisk: Promise<string[]> | null = null
+const migrationsOnDisk = () => (onDisk ??= fs.readdir(migrationFolder)
+  .then((files) => files.filter((f) => MIGRATION_FILE.test(f)).map((f) => f.slice(0, f.lastIndexOf('.'))))
+  .catch((err: unknown) => { onDisk = null; throw err }))
+
 /** True when exactly the migrations on disk are recorded as applied. */
 export async function schemaIsCurrent(db: Kysely<any>): Promise<boolean> {
-  const [files, applied] = await Promise.all([
-    fs.readdir(migrationFolder),
+  const [names, applied] = await Promise.all([
+    migrationsOnDisk(),
     sql<{ name: string }>`SELECT name FROM ${sql.table(DEFAULT_MIGRATION_TABLE)}`.execute(db).then((r) => r.rows.map((row) => row.name), () => null),
   ])
   if (!applied) return false // no migration table yet (or it cannot be read): the migrator decides
-  const onDisk = files.filter((f) => MIGRATION_FILE.test(f)).map((f) => f.slice(0, f.lastIndexOf('.')))
   const recorded = new Set(applied)
-  return onDisk.length === recorded.size && onDisk.every((name) => recorded.has(name))
+  return names.length === recorded.size && names.every((name) => recorded.has(name))
 }
 
 /** Migrates to the latest version; returns the names applied now, throws on failure. */
