@@ -1,10 +1,13 @@
-// The job engine: claims jobs from the features' pg-boss queues exactly when a thread is free, runs
-// them in the worker-thread pool, heartbeats what it holds, recovers lost attempts, stops cleanly.
+// The job engine: claims jobs from the features' pg-boss queues when a thread is free (or about to
+// be), runs them in the worker-thread pool, heartbeats what it holds, recovers lost attempts, stops
+// cleanly.
 //
 // Why our own claim loop (boss.fetch) instead of boss.work(): work() runs per queue, so a pool shared
 // by N feature queues would either claim up to N×threads jobs (the extra ones waiting in memory while
 // their expiry clock runs and other instances could have run them) or idle threads. Here a job is
-// claimed only for a free thread, and the loop fetches again the moment a thread frees up, so there
+// claimed only for a free thread, or for a thread running a short job (at most one each, pool.ts
+// `available`: the next short job then starts without waiting for the last one's save), and the
+// loop fetches again the moment a thread frees up, so there
 // is no polling sleep between jobs. It fetches only the queues that may hold work: one a create named
 // (in-process signal for a local create, the requests table's NOTIFY for any instance's, on the
 // process's one listener connection), or one whose last fetch came back full; every queue on the 2 s
@@ -14,7 +17,7 @@ import type { PgBoss } from 'pg-boss'
 import type { Db } from '../../db/index.ts'
 import { preparedDb } from '../../db/prepared.ts'
 import { featuresOf, loadFeatures, moduleUrls } from '../features/registry.ts'
-import { ensureQueues, queueName } from '../queue/queues.ts'
+import { ensureQueues, featureOfQueue, queueName } from '../queue/queues.ts'
 import { NO_METRICS, type JobMetrics } from '../metrics.ts'
 import { ensureFeatureSettings } from '../monitoring/feature-settings.ts'
 import { acquireRequestEvents, onLocalEnqueue } from '../requests/events.ts'
@@ -47,7 +50,8 @@ export interface Engine {
   stop(): Promise<void>
   /** Fetch now (after a local enqueue; NOTIFY does this across instances). */
   wake(): void
-  stats(): { threads: number; busy: number; active: number }
+  /** Threads, those running a job, jobs held (claimed, not yet settled), and jobs taken ahead waiting for a thread. */
+  stats(): { threads: number; busy: number; active: number; waiting: number }
 }
 
 const POLL_MS = 2000
@@ -173,10 +177,12 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
   // group's tail): one pending queue, for the threads free at that moment. Their reservation is taken
   // before the claim and handed to the jobs as they launch, so a claim made meanwhile by the loop
   // below cannot count the same threads.
+  /** Jobs of `queue` that one claim may take now: threads free for it, less those already reserved. */
+  const freeFor = (queue: string) => pool.available(featureOfQueue(queue)) - reserved
   const claimWithSaves: GroupTail = async (trx) => {
-    const queue = [...pending][0]
-    const free = pool.idle - reserved
-    if (stopping || !queue || free <= 0) return null
+    const queue = [...pending].find((q) => freeFor(q) > 0)
+    if (stopping || !queue) return null
+    const free = freeFor(queue)
     pending.delete(queue)
     reserved += free
     let jobs: Claimed[]
@@ -200,11 +206,14 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
     while (!stopping) {
       signalled = false
       let failed = false
+      let claimed = false
       for (const queue of [...pending]) {
-        const free = pool.idle - reserved
         // While saves are on their way, their group claims for the free threads (and wakes us when done).
-        if (free <= 0 || stopping || completer.busy()) break
+        if (stopping || completer.busy()) break
+        const free = freeFor(queue)
+        if (free <= 0) continue
         pending.delete(queue)
+        claimed = true
         let jobs: Claimed[]
         // Reserved for the claim's length, then handed to the jobs as they launch (as in claimWithSaves).
         let held = free
@@ -223,7 +232,7 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
         afterClaim(queue, jobs, free)
       }
       // Sleep until woken (a create, a free thread, saves done) or the backstop poll, which looks at every queue.
-      if (failed || pending.size === 0 || pool.idle - reserved <= 0 || completer.busy()) {
+      if (failed || !claimed || pending.size === 0 || completer.busy()) {
         if (!(await sleep(POLL_MS))) queues.forEach((q) => pending.add(q))
       }
     }
@@ -266,7 +275,7 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
   let stopped: Promise<void> | undefined
   return {
     wake,
-    stats: () => ({ threads: pool.size, busy: pool.busy, active: active.size }),
+    stats: () => ({ threads: pool.size, busy: pool.busy, active: active.size, waiting: pool.waiting }),
     stop() {
       stopped ??= (async () => {
         stopping = true

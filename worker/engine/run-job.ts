@@ -143,8 +143,14 @@ export async function runJob(deps: RunDeps, queue: string, job: Job<JobData>, ro
     if (entry.stop) stopTask()
     const limit = timeLimitOf(feature)
     let timedOut = false
-    const limitTimer = setTimeout(() => { timedOut = true; task!.terminate('time limit') }, limit * 1000)
+    // The limit counts from the thread's start: a job taken ahead (pool.ts) waits for one first.
+    let limitTimer: NodeJS.Timeout | undefined
+    let ended = false
+    void task.started.then(() => {
+      if (!ended) limitTimer = setTimeout(() => { timedOut = true; task!.terminate('time limit') }, limit * 1000)
+    })
     const outcome = await task.outcome
+    ended = true
     await committed // nothing is settled before the claim itself is
     clearTimeout(limitTimer)
     if (graceTimer) clearTimeout(graceTimer)

@@ -1,0 +1,131 @@
+// Short jobs taken ahead (worker/threads/pool.ts): the pool accepts more tasks than it has free threads
+// only for a feature measured to take a few milliseconds, holds them until a thread frees up, and a
+// task still waiting can be cancelled, terminated or shut down without ever reaching a thread. Then the
+// engine end to end: in a burst some jobs are taken ahead, and every one completes once.
+import t, { type Test } from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pino from 'pino'
+import { loadFeatures, moduleUrls } from '../../worker/features/registry.ts'
+import { ThreadPool } from '../../worker/threads/pool.ts'
+import type { Task } from '../../worker/threads/protocol.ts'
+import { buildJobs, client, TEST_FEATURES } from './support.ts'
+
+const urls = moduleUrls([TEST_FEATURES])
+
+async function pool(t: Test): Promise<{ pool: ThreadPool; task: (input: Record<string, unknown>) => Task }> {
+  await loadFeatures(urls)
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'conveyor-ahead-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const p = new ThreadPool({
+    size: 2, featureModules: urls, databaseUrl: 'postgres://unused', mediaRoot: dir, memoryLimitMb: 128,
+    log: pino({ level: 'silent' }), onIdle: () => {},
+  })
+  t.teardown(() => p.stop())
+  await p.start()
+  let n = 0
+  const task = (input: Record<string, unknown>): Task => {
+    const id = `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`
+    return { requestId: id, feature: 'test-behave', attempt: 1, input, inputFile: null, workDir: path.join(dir, id, 'work'), outputDir: path.join(dir, id, 'out') }
+  }
+  return { pool: p, task }
+}
+
+const started = (p: Promise<void>) => Promise.race([p.then(() => true), new Promise<false>((r) => setImmediate(() => r(false)))])
+
+t.test('a feature not yet measured is never taken ahead: only idle threads count', async (t) => {
+  const { pool: p } = await pool(t)
+  t.equal(p.available('test-behave'), 2, 'two idle threads, nothing ahead for an unmeasured feature')
+  t.equal(p.available('csv-profile'), 2)
+})
+
+t.test('a short feature is taken ahead of busy threads; waiting tasks start as threads free up, in order', async (t) => {
+  const { pool: p, task } = await pool(t)
+  // Measure the feature: a few instant attempts.
+  for (let i = 0; i < 3; i++) t.match(await p.run(task({}), () => {}).outcome, { kind: 'done' })
+  const perThread = (p.available('test-behave') - 2) / 2
+  t.ok(perThread >= 1, `an instant feature may have tasks waiting for each thread (${perThread} each)`)
+  t.equal(p.available('csv-profile'), 2, 'another, unmeasured feature: only the idle threads')
+
+  // Both threads busy with jobs of the short feature (slow this time): more are accepted, and wait.
+  const busy = [p.run(task({ sleep_ms: 300 }), () => {}), p.run(task({ sleep_ms: 300 }), () => {})]
+  t.equal(p.idle, 0)
+  t.equal(p.available('csv-profile'), 0, 'nothing ahead for a feature not known to be short')
+  const ahead = p.available('test-behave')
+  t.ok(ahead >= 2, `tasks accepted ahead while both threads run short jobs: ${ahead}`)
+  const first = p.run(task({ output: 'first' }), () => {})
+  const second = p.run(task({}), () => {})
+  t.equal(p.waiting, 2, 'both wait for a thread')
+  t.equal(await started(first.started), false, 'not started while the threads are busy')
+  t.equal(p.available('test-behave'), ahead - 2, 'each waiting task takes one place ahead')
+
+  const order: string[] = []
+  void first.started.then(() => order.push('first'))
+  void second.started.then(() => order.push('second'))
+  t.match(await first.outcome, { kind: 'done' }, 'a task taken ahead runs once a thread frees up')
+  t.match(await second.outcome, { kind: 'done' })
+  t.same(order, ['first', 'second'], 'in the order they were taken')
+  for (const b of busy) t.match(await b.outcome, { kind: 'done' })
+  t.equal(p.waiting, 0)
+})
+
+t.test('a thread that has run longer than a short job should is not counted for more ahead', async (t) => {
+  const { pool: p, task } = await pool(t)
+  for (let i = 0; i < 3; i++) await p.run(task({}), () => {}).outcome
+  const slow = [p.run(task({ sleep_ms: 400 }), () => {}), p.run(task({ sleep_ms: 400 }), () => {})]
+  // Once both have run past what the feature's jobs take, neither thread is about to be free.
+  await new Promise((r) => setTimeout(r, 100))
+  t.equal(p.available('test-behave'), 0, 'no task is taken ahead of threads running long')
+  // A claimed task is never turned away: it waits, and runs when a thread frees up.
+  const late = p.run(task({}), () => {})
+  t.equal(p.waiting, 1)
+  t.match(await late.outcome, { kind: 'done' })
+  for (const s of slow) await s.outcome
+})
+
+t.test('a waiting task cancelled, terminated or shut down ends without reaching a thread', async (t) => {
+  const { pool: p, task } = await pool(t)
+  for (let i = 0; i < 3; i++) await p.run(task({}), () => {}).outcome
+  const busy = [p.run(task({ sleep_ms: 300 }), () => {}), p.run(task({ sleep_ms: 300 }), () => {})]
+  const cancelled = p.run(task({}), () => {})
+  const terminated = p.run(task({}), () => {})
+  const kept = p.run(task({}), () => {})
+  t.equal(p.waiting, 3)
+  cancelled.cancel('Cancelled.')
+  t.match(await cancelled.outcome, { kind: 'failed', aborted: true, error: { message: 'Cancelled.' } }, 'cancelled: answered as an aborted attempt')
+  terminated.terminate('time limit')
+  t.match(await terminated.outcome, { kind: 'terminated', reason: 'time limit' })
+  t.equal(p.waiting, 1, 'only the third still waits')
+  t.equal(await started(cancelled.started), false, 'the cancelled task never started')
+  t.equal(await started(terminated.started), false, 'nor the terminated one')
+  t.match(await kept.outcome, { kind: 'done' }, 'the one left runs')
+  for (const b of busy) t.match(await b.outcome, { kind: 'done' }, 'the running jobs were not disturbed')
+
+  const more = [p.run(task({ sleep_ms: 300 }), () => {}), p.run(task({ sleep_ms: 300 }), () => {})]
+  const waiting = p.run(task({}), () => {})
+  await p.stop()
+  t.match(await waiting.outcome, { kind: 'terminated', reason: 'shutdown' }, 'a shutdown answers the waiting task')
+  for (const m of more) t.match(await m.outcome, { kind: 'terminated', reason: 'shutdown' })
+  t.throws(() => p.run(task({}), () => {}), /stopping/, 'a stopped pool takes nothing')
+})
+
+t.test('a burst of short jobs: some are taken ahead of the threads, and every job completes once', async (t) => {
+  const built = await buildJobs(t, { engine: true, env: { WORKER_THREADS: '2' } })
+  const c = await client(built)
+  // The feature is measured by its first attempts.
+  for (let i = 0; i < 3; i++) t.equal((await c.settle('text-stats', (await c.create('text-stats', { text: `warm ${i}` })).data.id)).status, 'completed')
+  let most = 0
+  let sampling = true
+  const sample = () => { if (!sampling) return; most = Math.max(most, built.engine!.stats().waiting); setImmediate(sample) }
+  sample()
+  const ids: string[] = []
+  for (let i = 0; i < 10; i++) {
+    const batch = await Promise.all(Array.from({ length: 20 }, (_, j) => c.create('text-stats', { text: `burst ${i} ${j} words here` })))
+    for (const r of batch) ids.push(r.data.id)
+  }
+  const rows = await Promise.all(ids.map((id) => c.settle('text-stats', id)))
+  sampling = false
+  t.equal(rows.filter((r) => r.status === 'completed' && r.attempts === 1).length, ids.length, 'all 200 completed, each in one attempt')
+  t.ok(most > 0, `at some point jobs taken ahead waited for a thread (${most} at most)`)
+})
