@@ -8,8 +8,9 @@
 //   phase    validate → process → save → cleanup, run in that order inside a thread; cleanup always.
 //   thread   A Node worker thread of the pool. It runs one job at a time, and many jobs in its life;
 //            a thread that crashes, runs out of memory or is terminated is replaced.
-//   engine   The main-thread side (engine/): claims jobs from pg-boss when a thread is free, hands
-//            them to threads, writes every status change and result to the database.
+//   engine   The main-thread side (engine/): claims jobs from pg-boss when a thread is free (short
+//            jobs also a few ahead, threads/pool.ts), hands them to threads, writes every status
+//            change and result to the database.
 //   schedule A row of `schedules` mirrored into pg-boss's cron; each tick creates a request.
 //
 // Folders: features/ (the feature API, registry, built-in features), requests/ (creating, reading,
