@@ -5,10 +5,10 @@
 // Why our own claim loop (boss.fetch) instead of boss.work(): work() runs per queue, so a pool shared
 // by N feature queues would either claim up to N×threads jobs (the extra ones waiting in memory while
 // their expiry clock runs and other instances could have run them) or idle threads. Here a job is
-// claimed only for a free thread, or for a thread running a short job (at most one each, pool.ts
-// `available`: the next short job then starts without waiting for the last one's save), and the
-// loop fetches again the moment a thread frees up, so there
-// is no polling sleep between jobs. It fetches only the queues that may hold work: one a create named
+// claimed only for a free thread, or, for a feature whose jobs take a few milliseconds, a few ahead
+// of the threads (pool.ts `available`: about 10 ms of waiting, so the next short job starts without
+// waiting for the last one's save), and the loop fetches again the moment a thread frees up, so
+// there is no polling sleep between jobs. It fetches only the queues that may hold work: one a create named
 // (in-process signal for a local create, the requests table's NOTIFY for any instance's, on the
 // process's one listener connection), or one whose last fetch came back full; every queue on the 2 s
 // backstop poll (delayed retries, missed notifications).
