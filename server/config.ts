@@ -49,6 +49,7 @@ const EnvSchema = Type.Object({
   FEATURE_MODULES: Type.Optional(Type.String({ minLength: 1 })),
   JOB_HEARTBEAT_SECONDS: Type.Optional(Type.Integer({ minimum: 10, maximum: 3600 })),
   JOB_CANCEL_GRACE_SECONDS: Type.Optional(Seconds),
+  JOB_AHEAD_MS: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
   EMAIL_BACKEND: Type.Optional(EmailBackend),
   DEFAULT_FROM_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
@@ -123,6 +124,8 @@ export interface Config {
   jobHeartbeatSeconds: number
   /** How long a cancelled job's thread may take to stop on its own before it is terminated. */
   jobCancelGraceSeconds: number
+  /** About how long a short job claimed ahead of busy threads may wait for one (0: claim only for free threads). */
+  jobAheadMs: number
   smtpUrl: string | null
   /** smtp (SMTP_URL set) or log; production needs SMTP_URL unless EMAIL_BACKEND=log is chosen. */
   emailBackend: Static<typeof EmailBackend>
@@ -289,6 +292,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined> = readEnv(
     featureModules: (e.FEATURE_MODULES ?? '').split(',').map((p) => p.trim()).filter(Boolean).map(resolve),
     jobHeartbeatSeconds: e.JOB_HEARTBEAT_SECONDS ?? 30,
     jobCancelGraceSeconds: e.JOB_CANCEL_GRACE_SECONDS ?? 5,
+    jobAheadMs: e.JOB_AHEAD_MS ?? 10,
     smtpUrl: e.SMTP_URL ?? null,
     emailBackend: e.EMAIL_BACKEND ?? (e.SMTP_URL ? 'smtp' : 'log'),
     defaultFromEmail: e.DEFAULT_FROM_EMAIL ?? 'Conveyor <noreply@localhost>',

@@ -38,6 +38,13 @@ t.test('each bad variable is reported on its own line, all at once', async (t) =
   }
 })
 
+t.test('JOB_AHEAD_MS: 10 by default, 0 turns taking jobs ahead off, past 1000 is refused', async (t) => {
+  t.equal(loadConfig({}).jobAheadMs, 10)
+  t.equal(loadConfig({ JOB_AHEAD_MS: '0' }).jobAheadMs, 0)
+  t.match(problemsOf({ JOB_AHEAD_MS: '5000' }), [/^JOB_AHEAD_MS: must be an integer between 0 and 1000/])
+  t.match(problemsOf({ JOB_AHEAD_MS: '-1' }), [/^JOB_AHEAD_MS: must be an integer between 0 and 1000/])
+})
+
 t.test('booleans accept the usual spellings and nothing else', async (t) => {
   t.equal(loadConfig({ ALLOW_REGISTRATION: 'false' }).allowRegistration, false)
   t.equal(loadConfig({ ALLOW_REGISTRATION: 'YES' }).allowRegistration, true)

@@ -13,13 +13,20 @@ import type { Task } from '../../worker/threads/protocol.ts'
 import { buildJobs, client, TEST_FEATURES } from './support.ts'
 
 const urls = moduleUrls([TEST_FEATURES])
+const AHEAD_MS = 200
+
+/** Runs instant attempts until the pool measures the feature as short (a fresh thread's first ones are slower). */
+async function measure(t: Test, p: ThreadPool, task: (input: Record<string, unknown>) => Task): Promise<void> {
+  for (let i = 0; i < 50 && p.available('test-behave') <= p.idle; i++) t.match(await p.run(task({}), () => {}).outcome, { kind: 'done' })
+}
 
 async function pool(t: Test): Promise<{ pool: ThreadPool; task: (input: Record<string, unknown>) => Task }> {
   await loadFeatures(urls)
   const dir = await mkdtemp(path.join(os.tmpdir(), 'conveyor-ahead-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // A wait of 200 ms (10 by default): an instant attempt counts as short even on a loaded machine.
   const p = new ThreadPool({
-    size: 2, featureModules: urls, databaseUrl: 'postgres://unused', mediaRoot: dir, memoryLimitMb: 128,
+    size: 2, featureModules: urls, databaseUrl: 'postgres://unused', mediaRoot: dir, memoryLimitMb: 128, aheadMs: AHEAD_MS,
     log: pino({ level: 'silent' }), onIdle: () => {},
   })
   t.teardown(() => p.stop())
@@ -42,8 +49,7 @@ t.test('a feature not yet measured is never taken ahead: only idle threads count
 
 t.test('a short feature is taken ahead of busy threads; waiting tasks start as threads free up, in order', async (t) => {
   const { pool: p, task } = await pool(t)
-  // Measure the feature: a few instant attempts.
-  for (let i = 0; i < 3; i++) t.match(await p.run(task({}), () => {}).outcome, { kind: 'done' })
+  await measure(t, p, task)
   const perThread = (p.available('test-behave') - 2) / 2
   t.ok(perThread >= 1, `an instant feature may have tasks waiting for each thread (${perThread} each)`)
   t.equal(p.available('csv-profile'), 2, 'another, unmeasured feature: only the idle threads')
@@ -70,12 +76,12 @@ t.test('a short feature is taken ahead of busy threads; waiting tasks start as t
   t.equal(p.waiting, 0)
 })
 
-t.test('a thread that has run longer than a short job should is not counted for more ahead', async (t) => {
+t.test('a thread that has run longer than the allowed wait is not counted for more ahead', async (t) => {
   const { pool: p, task } = await pool(t)
-  for (let i = 0; i < 3; i++) await p.run(task({}), () => {}).outcome
-  const slow = [p.run(task({ sleep_ms: 400 }), () => {}), p.run(task({ sleep_ms: 400 }), () => {})]
-  // Once both have run past what the feature's jobs take, neither thread is about to be free.
-  await new Promise((r) => setTimeout(r, 100))
+  await measure(t, p, task)
+  const slow = [p.run(task({ sleep_ms: 800 }), () => {}), p.run(task({ sleep_ms: 800 }), () => {})]
+  // Once both have run past the wait allowed, neither thread is about to be free.
+  await new Promise((r) => setTimeout(r, AHEAD_MS + 100))
   t.equal(p.available('test-behave'), 0, 'no task is taken ahead of threads running long')
   // A claimed task is never turned away: it waits, and runs when a thread frees up.
   const late = p.run(task({}), () => {})
@@ -86,7 +92,7 @@ t.test('a thread that has run longer than a short job should is not counted for 
 
 t.test('a waiting task cancelled, terminated or shut down ends without reaching a thread', async (t) => {
   const { pool: p, task } = await pool(t)
-  for (let i = 0; i < 3; i++) await p.run(task({}), () => {}).outcome
+  await measure(t, p, task)
   const busy = [p.run(task({ sleep_ms: 300 }), () => {}), p.run(task({ sleep_ms: 300 }), () => {})]
   const cancelled = p.run(task({}), () => {})
   const terminated = p.run(task({}), () => {})
@@ -110,11 +116,11 @@ t.test('a waiting task cancelled, terminated or shut down ends without reaching 
   t.throws(() => p.run(task({}), () => {}), /stopping/, 'a stopped pool takes nothing')
 })
 
-t.test('a burst of short jobs: some are taken ahead of the threads, and every job completes once', async (t) => {
-  const built = await buildJobs(t, { engine: true, env: { WORKER_THREADS: '2' } })
+/** A burst of 200 text-stats jobs after a few to measure the feature; returns the most jobs seen waiting at once. */
+async function burst(t: Test, aheadMs: string): Promise<number> {
+  const built = await buildJobs(t, { engine: true, env: { WORKER_THREADS: '2', JOB_AHEAD_MS: aheadMs } })
   const c = await client(built)
-  // The feature is measured by its first attempts.
-  for (let i = 0; i < 3; i++) t.equal((await c.settle('text-stats', (await c.create('text-stats', { text: `warm ${i}` })).data.id)).status, 'completed')
+  for (let i = 0; i < 5; i++) t.equal((await c.settle('text-stats', (await c.create('text-stats', { text: `warm ${i}` })).data.id)).status, 'completed')
   let most = 0
   let sampling = true
   const sample = () => { if (!sampling) return; most = Math.max(most, built.engine!.stats().waiting); setImmediate(sample) }
@@ -127,5 +133,14 @@ t.test('a burst of short jobs: some are taken ahead of the threads, and every jo
   const rows = await Promise.all(ids.map((id) => c.settle('text-stats', id)))
   sampling = false
   t.equal(rows.filter((r) => r.status === 'completed' && r.attempts === 1).length, ids.length, 'all 200 completed, each in one attempt')
+  return most
+}
+
+t.test('a burst of short jobs: some are taken ahead of the threads, and every job completes once', async (t) => {
+  const most = await burst(t, String(AHEAD_MS))
   t.ok(most > 0, `at some point jobs taken ahead waited for a thread (${most} at most)`)
+})
+
+t.test('JOB_AHEAD_MS=0: jobs are claimed only for free threads', async (t) => {
+  t.equal(await burst(t, '0'), 0, 'no job ever waited for a thread')
 })

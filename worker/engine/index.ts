@@ -103,7 +103,7 @@ export async function startEngine(services: EngineDeps): Promise<Engine> {
 
   const pool = new ThreadPool({
     size: config.workerThreads, featureModules: urls, databaseUrl: services.databaseUrl, mediaRoot: config.mediaRoot,
-    memoryLimitMb: config.workerMemoryLimitMb, log, onIdle: wake,
+    memoryLimitMb: config.workerMemoryLimitMb, aheadMs: config.jobAheadMs, log, onIdle: wake,
   })
   try {
     await pool.start()

@@ -12,6 +12,8 @@ export interface EngineSettings extends QueueSettings {
   mediaRoot: string
   /** How long a cancelled job's thread may take to stop on its own before it is terminated. */
   jobCancelGraceSeconds: number
+  /** About how long a short job claimed ahead of busy threads may wait for one (0: claim only for free threads; threads/pool.ts). */
+  jobAheadMs: number
   /** How long stop() lets running jobs finish before they are sent back for retry. */
   shutdownGraceSeconds: number
   /** How often running jobs are touched; default half of jobHeartbeatSeconds. Tests shorten it to widen races. */

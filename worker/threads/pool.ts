@@ -3,7 +3,8 @@
 //
 // Short jobs are taken ahead: for a feature whose attempts take a few milliseconds, the pool accepts
 // more tasks than it has threads, held here and started on the first thread that frees up, as many
-// as would be done within about AHEAD_WAIT_MS (at most AHEAD_MAX_PER_THREAD per thread). Without it a
+// as would be done within about `aheadMs` (JOB_AHEAD_MS, 10 by default; at most AHEAD_MAX_PER_THREAD
+// per thread). Without it a
 // thread sat idle for every job's save-and-claim transaction (five round trips around ~0.3 ms of
 // work), which bound a 2-thread engine by latency, not CPU; with it a completion group saves and
 // claims several jobs per thread at once. A feature not yet measured, or a slower one, is never taken
@@ -47,8 +48,6 @@ interface Slot {
 /** A task taken ahead, waiting for a thread. */
 interface Waiting { task: Task; state: TaskState; start(slot: Slot): void }
 
-/** How long, about, a task taken ahead may expect to wait for a thread. */
-const AHEAD_WAIT_MS = 10
 /** Tasks taken ahead per thread at most (a bound on a claim's and a completion group's size). */
 const AHEAD_MAX_PER_THREAD = 8
 /** Weight of the latest attempt in a feature's average duration. */
@@ -71,6 +70,8 @@ export interface PoolOptions {
   databaseUrl: string
   mediaRoot: string
   memoryLimitMb: number
+  /** About how long a task taken ahead may expect to wait for a thread; 0: none is taken ahead. */
+  aheadMs: number
   log: Logger
   /** Called whenever a thread becomes free (finished a task, or a replacement became ready). */
   onIdle(): void
@@ -117,7 +118,7 @@ export class ThreadPool {
   /**
    * Tasks of `feature` that `run` accepts now: the idle threads, and for a feature whose attempts
    * take a few milliseconds as many ahead as each thread that is idle or about to be (running such a
-   * job) would finish within AHEAD_WAIT_MS, less the tasks already waiting.
+   * job) would finish within `aheadMs`, less the tasks already waiting.
    */
   available(feature: string): number {
     if (this.#stopping) return 0
@@ -126,16 +127,16 @@ export class ThreadPool {
     let endingSoon = 0
     for (const s of this.#slots) {
       if (s.ready && !s.task) idle++
-      else if (s.task && this.#aheadPerThread(s.task.feature) > 0 && now - s.task.since < AHEAD_WAIT_MS) endingSoon++
+      else if (s.task && this.#aheadPerThread(s.task.feature) > 0 && now - s.task.since < this.#options.aheadMs) endingSoon++
     }
     return idle + Math.max(0, this.#aheadPerThread(feature) * (idle + endingSoon) - this.#waiting.length)
   }
 
-  /** Tasks of `feature` one thread may have waiting: its attempts' average duration into AHEAD_WAIT_MS. */
+  /** Tasks of `feature` one thread may have waiting: its attempts' average duration into `aheadMs`. */
   #aheadPerThread(feature: string): number {
     const average = this.#durations.get(feature)
     if (average === undefined) return 0
-    return Math.min(AHEAD_MAX_PER_THREAD, Math.floor(AHEAD_WAIT_MS / Math.max(average, 0.1)))
+    return Math.min(AHEAD_MAX_PER_THREAD, Math.floor(this.#options.aheadMs / Math.max(average, 0.1)))
   }
 
   /**
