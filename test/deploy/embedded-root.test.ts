@@ -28,7 +28,9 @@ t.test('as root, the embedded PostgreSQL starts with its data under a 0700 folde
     await child.exited
     if (relocated) await rm(relocated, { recursive: true, force: true })
   })
-  const [, data] = await child.waitFor(/cannot enter \S+, so its data is in (\/[^\s"\\]+)/)
+  // "cannot enter <data>, so its data is in …", or, from a checkout the postgres user cannot enter
+  // either, "cannot enter <binaries> nor <data>, so its binaries run from … and its data is in …".
+  const [, data] = await child.waitFor(/cannot enter .*its data is in (\/[^\s"\\]+)/)
   relocated = data
   t.ok(data!.startsWith('/var/lib/conveyor/embedded-postgres/'), `data relocated to ${data}`)
   const [, url] = await child.waitFor(/ready: (http:\/\/127\.0\.0\.1:\d+)/)
