@@ -39,16 +39,17 @@ const WALK_THROUGH = `
 import createClient from 'openapi-fetch'
 import type { paths } from './api.ts'
 
-/** The statuses an events/ stream sends, until it ends after a terminal one. */
+/** The statuses an events/ stream sends (its \`event: status\` frames, not its log lines), until it ends after a terminal one. */
 async function follow(stream: ReadableStream<Uint8Array>): Promise<string[]> {
   const seen: string[] = []
   let buffer = ''
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     buffer += chunk
     for (let end = buffer.indexOf('\\n\\n'); end >= 0; end = buffer.indexOf('\\n\\n')) {
-      const data = buffer.slice(0, end).split('\\n').find((line) => line.startsWith('data:'))
+      const lines = buffer.slice(0, end).split('\\n')
       buffer = buffer.slice(end + 2)
-      if (data) seen.push((JSON.parse(data.slice(5)) as { status: string }).status)
+      const data = lines.find((line) => line.startsWith('data:'))
+      if (data && lines.includes('event: status')) seen.push((JSON.parse(data.slice(5)) as { status: string }).status)
     }
   }
   return seen
