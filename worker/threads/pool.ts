@@ -46,7 +46,7 @@ interface Slot {
 }
 
 /** A task taken ahead, waiting for a thread. */
-interface Waiting { task: Task; state: TaskState; start(slot: Slot): void }
+interface Waiting { state: TaskState; start(slot: Slot): void }
 
 /** Tasks taken ahead per thread at most (a bound on a claim's and a completion group's size). */
 const AHEAD_MAX_PER_THREAD = 8
@@ -162,7 +162,7 @@ export class ThreadPool {
       s.worker.postMessage({ type: 'run', task })
       started()
     }
-    const waiting: Waiting = { task, state, start }
+    const waiting: Waiting = { state, start }
     // Taken ahead and not started yet: ends here, without a thread.
     const dequeue = (o: Outcome): boolean => {
       const i = this.#waiting.indexOf(waiting)
