@@ -52,9 +52,18 @@ export async function ensureSuperuser(services: Pick<Services, 'db' | 'log'>, ad
 }
 
 /** What the job engine takes from the running services: its own settings, not the whole config. */
+/**
+ * The engine's dependencies on the instance's services. Beside the API (role `all`) it gets a pool of
+ * its own, WORKER_THREADS + 2 connections (its claim loop, its completion groups, and the threads'
+ * failures, progress and log lines): when a burst of requests fills the API's pool, the engine's
+ * claims and saves do not queue behind them, so jobs keep moving.
+ */
 export function engineDeps(services: Services): EngineDeps {
   const { db, boss, log, databaseUrl, config, metrics } = services
-  return { db, boss, log, databaseUrl, settings: config, metrics, role: config.role }
+  return {
+    db, boss, log, databaseUrl, settings: config, metrics, role: config.role,
+    ...(config.role === 'all' ? { poolSize: config.workerThreads + 2 } : {}),
+  }
 }
 
 export interface Running {

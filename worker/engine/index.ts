@@ -14,7 +14,7 @@
 // backstop poll (delayed retries, missed notifications).
 import type { Logger } from 'pino'
 import type { PgBoss } from 'pg-boss'
-import type { Db } from '../../db/index.ts'
+import { createDb, type Db } from '../../db/index.ts'
 import { preparedDb } from '../../db/prepared.ts'
 import { featuresOf, loadFeatures, moduleUrls } from '../features/registry.ts'
 import { ensureQueues, featureOfQueue, queueName } from '../queue/queues.ts'
@@ -37,6 +37,12 @@ export interface EngineDeps {
   log: Logger
   /** The database actually used: the threads of `system` features open their own small pool on it. */
   databaseUrl: string
+  /**
+   * When given, the engine opens a pool of its own, of this many connections, instead of using `db`'s
+   * (closed when it stops): for an engine sharing its process with the API, whose queries would
+   * otherwise queue ahead of every claim and save once a burst of requests fills the shared pool.
+   */
+  poolSize?: number
   settings: EngineSettings
   /** The instance's metrics (server/plugins/metrics.ts); none when not given. */
   metrics?: JobMetrics
@@ -59,9 +65,22 @@ const GIVE_BACK_RETRY_MS = 50
 const SWEEP_MS = 60 * 60_000
 
 export async function startEngine(services: EngineDeps): Promise<Engine> {
+  const own = services.poolSize ? createDb(services.databaseUrl, { max: services.poolSize, applicationName: 'conveyor-engine' }) : null
+  if (!own) return startOn(services, services.db)
+  try {
+    const engine = await startOn(services, own)
+    let stopped: Promise<void> | undefined
+    return { ...engine, stop: () => (stopped ??= engine.stop().finally(() => own.destroy())) }
+  } catch (err) {
+    await own.destroy()
+    throw err
+  }
+}
+
+async function startOn(services: EngineDeps, pooled: Db): Promise<Engine> {
   const { settings: config, log, boss } = services
   // The engine's statements are a fixed set run for every job: named, so parsed and planned once per connection.
-  const db = preparedDb(services.db) ?? services.db
+  const db = preparedDb(pooled) ?? pooled
   const urls = moduleUrls(config.featureModules)
   await loadFeatures(urls)
   const features = featuresOf(urls)
