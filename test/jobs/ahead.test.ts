@@ -1,7 +1,8 @@
 // Short jobs taken ahead (worker/threads/pool.ts): the pool accepts more tasks than it has free threads
 // only for a feature measured to take a few milliseconds, holds them until a thread frees up, and a
 // task still waiting can be cancelled, terminated or shut down without ever reaching a thread. Then the
-// engine end to end: in a burst some jobs are taken ahead, and every one completes once.
+// engine end to end: in a burst some jobs are taken ahead, and every one completes once; at shutdown
+// those still waiting go back to the queue for the next engine.
 import t, { type Test } from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
@@ -10,7 +11,10 @@ import pino from 'pino'
 import { loadFeatures, moduleUrls } from '../../worker/features/registry.ts'
 import { ThreadPool } from '../../worker/threads/pool.ts'
 import type { Task } from '../../worker/threads/protocol.ts'
-import { buildJobs, client, TEST_FEATURES } from './support.ts'
+import { engineDeps } from '../../server/start.ts'
+import { startEngine } from '../../worker/index.ts'
+import { api, userWithToken } from '../helper.ts'
+import { buildJobs, client, TEST_FEATURES, until } from './support.ts'
 
 const urls = moduleUrls([TEST_FEATURES])
 const AHEAD_MS = 200
@@ -146,4 +150,58 @@ t.test('a burst of short jobs: some are taken ahead of the threads, and every jo
 
 t.test('JOB_AHEAD_MS=0: jobs are claimed only for free threads', async (t) => {
   t.equal(await burst(t, '0'), 0, 'no job ever waited for a thread')
+})
+
+/** An engine of `threads` threads that takes test-behave ahead, measured short; `control` pauses and resumes it. */
+async function aheadEngine(t: Test, env: Record<string, string>) {
+  const built = await buildJobs(t, { engine: true, env: { JOB_AHEAD_MS: String(AHEAD_MS), ...env } })
+  const c = await client(built)
+  const staff = await userWithToken(built, { isStaff: true })
+  const control = (action: 'pause' | 'resume') =>
+    api(built.app, { method: 'POST', url: `/api/v1/admin/monitoring/features/test-behave/${action}/`, headers: staff.headers })
+  for (let i = 0; i < 5; i++) t.equal((await c.settle('test-behave', (await c.create('test-behave', {})).data.id)).status, 'completed', 'measured as short')
+  return { built, c, control }
+}
+
+t.test('jobs claimed together start in the order they were created', async (t) => {
+  const { c, control } = await aheadEngine(t, { WORKER_THREADS: '1' })
+  t.equal((await control('pause')).statusCode, 200)
+  const ids: string[] = []
+  for (let i = 0; i < 8; i++) ids.push((await c.create('test-behave', {})).data.id)
+  t.equal((await control('resume')).statusCode, 200)
+  const rows = []
+  for (const id of ids) rows.push(await c.settle('test-behave', id))
+  t.ok(rows.every((r) => r.status === 'completed'))
+  const finished = rows.map((r) => r.finished_at as string)
+  t.same(finished, [...finished].sort(), 'on the one thread, each finished after the one created before it')
+})
+
+t.test('jobs taken ahead and still waiting at shutdown go back to the queue, never run, and run on the next engine', async (t) => {
+  const { built, c, control } = await aheadEngine(t, { WORKER_THREADS: '2', SHUTDOWN_GRACE_SECONDS: '1' })
+  // Queued in this order while paused, then claimed together on resume: two long jobs take both
+  // threads, the instant ones taken with them wait behind.
+  t.equal((await control('pause')).statusCode, 200)
+  const long = [(await c.create('test-behave', { sleep_ms: 30_000 })).data.id, (await c.create('test-behave', { sleep_ms: 30_000 })).data.id]
+  const quick: string[] = []
+  for (let i = 0; i < 4; i++) quick.push((await c.create('test-behave', {})).data.id)
+  t.equal((await control('resume')).statusCode, 200)
+  await until(async () => built.engine!.stats(), (s) => s.waiting > 0 && s.busy === 2)
+  await built.engine!.stop()
+
+  const after = await Promise.all(quick.map(async (id) => (await c.status('test-behave', id)).data))
+  t.ok(after.every((r) => r.status === 'pending'), 'not one of the instant jobs ran: all are queued again')
+  const waited = after.filter((r) => r.attempts === 1)
+  t.ok(waited.length > 0, `${waited.length} had been claimed and waited for a thread`)
+  t.ok(waited.every((r) => /shutdown/.test(r.error_message)), 'those say a shutdown interrupted them')
+  t.ok(after.every((r) => r.attempts <= 1), 'the others were never claimed')
+  for (const id of long) t.match((await c.status('test-behave', id)).data, { status: 'pending', attempts: 1 }, 'the long ones, stopped, are queued again too')
+
+  // The long ones are cancelled (queued, nothing to stop): the next engine has only the instant ones.
+  for (const id of long) t.equal((await c.call('POST', `/api/v1/test-behave/cancel/${id}/`)).statusCode, 200)
+  const next = await startEngine(engineDeps(built.services))
+  try {
+    for (const id of quick) t.match(await c.settle('test-behave', id, ['completed', 'failed', 'cancelled']), { status: 'completed' }, 'run by the next engine')
+  } finally {
+    await next.stop()
+  }
 })

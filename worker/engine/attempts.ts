@@ -110,6 +110,10 @@ export async function claimIn(trx: Kysely<Database>, boss: PgBoss, queue: string
       }
     }
     const byJob = new Map(rows.map((r) => [r.job_id, r]))
+    // Started in the queue's order, oldest request first: the fetch picks the oldest jobs, but its
+    // UPDATE … RETURNING hands them back in no particular order (and threads start in this order).
+    const age = (j: Job<JobData>) => byJob.get(j.id)?.created_at.getTime() ?? 0
+    jobs.sort((a, b) => age(a) - age(b))
     const unclaimed = jobs.filter((j) => !byJob.has(j.id))
     if (unclaimed.length === 0) return jobs.map((job) => ({ job, row: byJob.get(job.id)! }))
     // Not every row was ours. A row that is gone, or moved on (cancelled, or a newer attempt's), makes its
