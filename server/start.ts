@@ -51,12 +51,11 @@ export async function ensureSuperuser(services: Pick<Services, 'db' | 'log'>, ad
   services.log.info(`${created ? 'Created' : 'Updated'} superuser ${admin.email}`)
 }
 
-/** What the job engine takes from the running services: its own settings, not the whole config. */
 /**
- * The engine's dependencies on the instance's services. Beside the API (role `all`) it gets a pool of
- * its own, WORKER_THREADS + 2 connections (its claim loop, its completion groups, and the threads'
- * failures, progress and log lines): when a burst of requests fills the API's pool, the engine's
- * claims and saves do not queue behind them, so jobs keep moving.
+ * What the job engine takes from the running services: its own settings, not the whole config.
+ * Beside the API (role `all`) it gets a pool of its own, WORKER_THREADS + 2 connections (its claim
+ * loop, its completion groups, and the threads' failures, progress and log lines): when a burst of
+ * requests fills the API's pool, the engine's claims and saves do not queue behind them.
  */
 export function engineDeps(services: Services): EngineDeps {
   const { db, boss, log, databaseUrl, config, metrics } = services
