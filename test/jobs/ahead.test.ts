@@ -1,7 +1,8 @@
 // Short jobs taken ahead (worker/threads/pool.ts): the pool accepts more tasks than it has free threads
 // only for a feature measured to take a few milliseconds, holds them until a thread frees up, and a
 // task still waiting can be cancelled, terminated or shut down without ever reaching a thread. Then the
-// engine end to end: in a burst some jobs are taken ahead, and every one completes once; at shutdown
+// engine end to end: in a burst some jobs are taken ahead, and every one completes once; a batch
+// starts oldest first; a job that waited gets its time limit from its thread's start; at shutdown
 // those still waiting go back to the queue for the next engine.
 import t, { type Test } from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -152,14 +153,14 @@ t.test('JOB_AHEAD_MS=0: jobs are claimed only for free threads', async (t) => {
   t.equal(await burst(t, '0'), 0, 'no job ever waited for a thread')
 })
 
-/** An engine of `threads` threads that takes test-behave ahead, measured short; `control` pauses and resumes it. */
-async function aheadEngine(t: Test, env: Record<string, string>) {
+/** An engine that takes `feature` ahead, measured short; `control` pauses and resumes the feature. */
+async function aheadEngine(t: Test, env: Record<string, string>, feature = 'test-behave') {
   const built = await buildJobs(t, { engine: true, env: { JOB_AHEAD_MS: String(AHEAD_MS), ...env } })
   const c = await client(built)
   const staff = await userWithToken(built, { isStaff: true })
   const control = (action: 'pause' | 'resume') =>
-    api(built.app, { method: 'POST', url: `/api/v1/admin/monitoring/features/test-behave/${action}/`, headers: staff.headers })
-  for (let i = 0; i < 5; i++) t.equal((await c.settle('test-behave', (await c.create('test-behave', {})).data.id)).status, 'completed', 'measured as short')
+    api(built.app, { method: 'POST', url: `/api/v1/admin/monitoring/features/${feature}/${action}/`, headers: staff.headers })
+  for (let i = 0; i < 5; i++) t.equal((await c.settle(feature, (await c.create(feature, {})).data.id)).status, 'completed', 'measured as short')
   return { built, c, control }
 }
 
@@ -174,6 +175,22 @@ t.test('jobs claimed together start in the order they were created', async (t) =
   t.ok(rows.every((r) => r.status === 'completed'))
   const finished = rows.map((r) => r.finished_at as string)
   t.same(finished, [...finished].sort(), 'on the one thread, each finished after the one created before it')
+})
+
+t.test('a job taken ahead gets its whole time limit once its thread starts it, not from the claim', async (t) => {
+  // test-timed's limit is 2 s. Three jobs of 1 s each are claimed together for one thread: the
+  // third starts about 2 s after the claim and ends about 3 s after it.
+  const { c, control } = await aheadEngine(t, { WORKER_THREADS: '1' }, 'test-timed')
+  t.equal((await control('pause')).statusCode, 200)
+  const ids: string[] = []
+  for (let i = 0; i < 3; i++) ids.push((await c.create('test-timed', { sleep_ms: 1000 })).data.id)
+  t.equal((await control('resume')).statusCode, 200)
+  const rows = []
+  for (const id of ids) rows.push(await c.settle('test-timed', id))
+  t.same(rows.map((r) => [r.status, r.attempts]), [['completed', 1], ['completed', 1], ['completed', 1]], 'none ran out of time')
+  t.equal(new Set(rows.map((r) => r.started_at)).size, 1, 'all three were claimed together (one started_at)')
+  const span = Date.parse(rows[2]!.finished_at) - Date.parse(rows[2]!.started_at)
+  t.ok(span > 2000, `the last finished ${span} ms after its claim, past the 2 s limit counted from there`)
 })
 
 t.test('jobs taken ahead and still waiting at shutdown go back to the queue, never run, and run on the next engine', async (t) => {
