@@ -6,7 +6,7 @@ import t from 'tap'
 import { queueName, startEngine } from '../../worker/index.ts'
 import { engineDeps } from '../../server/start.ts'
 import { userWithToken } from '../helper.ts'
-import { until } from '../jobs/support.ts'
+import { settled, until } from '../jobs/support.ts'
 import { adminApp, auditRows } from './support.ts'
 
 const JOBS = '/api/v1/admin/jobs/'
@@ -98,7 +98,7 @@ t.test('ordering: created_at either way (default newest first), and by feature, 
 t.test('the detail adds the pg-boss job and, once completed, the results', async (t) => {
   const a = await adminApp(t, { engine: true })
   const id = await create(a, a.user.headers, 'test-behave', { output: 'file body' })
-  const done = await until(() => a.call('staff', 'GET', `${JOBS}${id}/`), (r) => r.data.status === 'completed')
+  const done = await settled(a.built.app, () => a.call('staff', 'GET', `${JOBS}${id}/`), id, (r) => r.data.status === 'completed')
   const { jobId } = await jobOf(a, id)
   t.match(done.data, {
     id, status: 'completed', user: { pk: a.user.user.id, email: a.user.user.email }, input: { output: 'file body' },
@@ -107,10 +107,10 @@ t.test('the detail adds the pg-boss job and, once completed, the results', async
   })
   t.same(Object.keys(done.data.queue).sort(), ['completed_on', 'created_on', 'job_id', 'output', 'retry_count', 'retry_limit', 'started_on', 'state'])
   const waiting = await create(a, a.user.headers, 'test-behave', { sleep_ms: 60_000 })
-  const running = await until(() => a.call('staff', 'GET', `${JOBS}${waiting}/`), (r) => r.data.status === 'processing')
+  const running = await settled(a.built.app, () => a.call('staff', 'GET', `${JOBS}${waiting}/`), waiting, (r) => r.data.status === 'processing')
   t.match(running.data, { queue: { state: 'active', completed_on: null }, results: null })
   t.equal((await a.call('staff', 'POST', `${JOBS}${waiting}/cancel/`)).statusCode, 200, 'a running request is cancelled')
-  await until(() => a.call('staff', 'GET', `${JOBS}${waiting}/`), (r) => r.data.queue?.state === 'cancelled')
+  await settled(a.built.app, () => a.call('staff', 'GET', `${JOBS}${waiting}/`), waiting, (r) => r.data.queue?.state === 'cancelled')
   t.equal((await a.call('staff', 'GET', `${JOBS}00000000-0000-4000-8000-000000000000/`)).statusCode, 404)
   t.equal((await a.call('staff', 'GET', `${JOBS}not-a-uuid/`)).statusCode, 404)
 })
@@ -118,7 +118,7 @@ t.test('the detail adds the pg-boss job and, once completed, the results', async
 t.test('retry: a failed request gets a new attempt (202, pending, a new pg-boss job) that runs', async (t) => {
   const a = await adminApp(t, { engine: true })
   const id = await create(a, a.user.headers, 'test-behave', { fail_in: 'process', permanent: true })
-  const failed = await until(() => a.call('staff', 'GET', `${JOBS}${id}/`), (r) => r.data.status === 'failed')
+  const failed = await settled(a.built.app, () => a.call('staff', 'GET', `${JOBS}${id}/`), id, (r) => r.data.status === 'failed')
   t.equal(failed.data.attempts, 1)
   const before = await jobOf(a, id)
   const res = await a.call('staff', 'POST', `${JOBS}${id}/retry/`)
@@ -127,7 +127,7 @@ t.test('retry: a failed request gets a new attempt (202, pending, a new pg-boss 
   const after = await jobOf(a, id)
   t.not(after.jobId, before.jobId, 'a new job: one job per attempt')
   t.ok(after.job, 'sent to pg-boss')
-  const again = await until(() => a.call('staff', 'GET', `${JOBS}${id}/`), (r) => r.data.status === 'failed' && r.data.attempts === 2)
+  const again = await settled(a.built.app, () => a.call('staff', 'GET', `${JOBS}${id}/`), id, (r) => r.data.status === 'failed' && r.data.attempts === 2)
   t.equal(again.data.queue.job_id, after.jobId, 'the engine ran the new attempt')
   const [entry] = await auditRows(a.built)
   t.match(entry, { action: 'retry', object_type: 'job', object_id: id, actor_id: a.staff.user.id, changes: { status: 'pending' } })
@@ -143,7 +143,7 @@ t.test('retry: a cancelled request runs again to completion; unfinished or compl
   t.same(pendingRetry.data, { detail: 'Only a failed or cancelled request can be retried; this one is pending.', status: 'pending' })
   const engine = await startEngine(engineDeps(a.built.services))
   t.teardown(() => engine.stop())
-  await until(() => a.call('staff', 'GET', `${JOBS}${id}/`), (r) => r.data.status === 'completed')
+  await settled(a.built.app, () => a.call('staff', 'GET', `${JOBS}${id}/`), id, (r) => r.data.status === 'completed')
   const done = await a.call('staff', 'POST', `${JOBS}${id}/retry/`)
   t.equal(done.statusCode, 409)
   t.equal(done.data.status, 'completed')

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
 import { api, build, userWithToken, type Built, type BuildOptions } from '../helper.ts'
 
 export const TEST_FEATURES = path.join(import.meta.dirname, 'fixtures', 'test-features.ts')
@@ -41,7 +42,38 @@ export async function client(built: Built) {
     status: (feature: string, id: string) => call('GET', `/api/v1/${feature}/status/${id}/`),
     /** Waits until the request reaches `status` (any terminal one by default). */
     settle: (feature: string, id: string, statuses = ['completed', 'failed', 'cancelled'], timeoutMs?: number) =>
-      until(() => call('GET', `/api/v1/${feature}/status/${id}/`), (r) => statuses.includes(r.data?.status), { timeoutMs }).then((r) => r.data),
+      settled(built.app, () => call('GET', `/api/v1/${feature}/status/${id}/`), id, (r) => statuses.includes(r.data?.status), timeoutMs).then((r) => r.data),
+  }
+}
+
+/**
+ * Reads a request's state until `ok` holds, woken by the request's own status events (the app's
+ * LISTEN, as SSE clients are) rather than polling every few milliseconds: a job that takes seconds
+ * on a loaded machine costs a few reads, not hundreds of requests. A slow poll stays as the net
+ * for a missed notification.
+ */
+export async function settled<T>(app: FastifyInstance, read: () => Promise<T>, id: string, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const events = await app.requestEvents()
+  let changed = false
+  let wake: (() => void) | null = null
+  const off = events.subscribe(id, () => { changed = true; wake?.() })
+  try {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      changed = false
+      const value = await read()
+      if (ok(value)) return value
+      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`)
+      if (!changed) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 250)
+          wake = () => { clearTimeout(timer); resolve() }
+        })
+        wake = null
+      }
+    }
+  } finally {
+    off()
   }
 }
 

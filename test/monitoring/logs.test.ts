@@ -2,7 +2,7 @@
 // by one instance while another runs the job), are stored with their attempt, and are bounded.
 import t from 'tap'
 import { userWithToken } from '../helper.ts'
-import { until } from '../jobs/support.ts'
+import { settled, until } from '../jobs/support.ts'
 import { buildMonitoring, startInstance } from './support.ts'
 import { readStream } from '../support/sse.ts'
 
@@ -40,7 +40,7 @@ t.test('the log is capped per attempt: the oldest lines are dropped behind a mar
   const m = await buildMonitoring(t)
   const base = await m.app.listen({ host: '127.0.0.1', port: 0 })
   const id = (await m.asUser('POST', '/api/v1/mon-work/create/', { lines: 1200 })).data.id
-  await until(() => m.asUser('GET', `/api/v1/mon-work/status/${id}/`), (r) => r.data.status === 'completed')
+  await settled(m.app, () => m.asUser('GET', `/api/v1/mon-work/status/${id}/`), id, (r) => r.data.status === 'completed')
   const rows = await m.services.db.selectFrom('job_logs').selectAll().where('request_id', '=', id).orderBy('seq').execute()
   t.equal(rows.length, 500, 'at most 500 lines kept')
   t.match(rows[0], { seq: 0, level: 'warn', message: /^… 701 earlier lines dropped/ })
@@ -50,7 +50,7 @@ t.test('the log is capped per attempt: the oldest lines are dropped behind a mar
   t.same(replay.slice(1).map((e) => e.data.message), Array.from({ length: 499 }, (_, i) => `line ${702 + i}`), 'then the newest lines, in order')
 
   const long = (await m.asUser('POST', '/api/v1/mon-work/create/', { lines: 1, line_chars: 5000 })).data.id
-  await until(() => m.asUser('GET', `/api/v1/mon-work/status/${long}/`), (r) => r.data.status === 'completed')
+  await settled(m.app, () => m.asUser('GET', `/api/v1/mon-work/status/${long}/`), long, (r) => r.data.status === 'completed')
   const [line] = await m.services.db.selectFrom('job_logs').select('message').where('request_id', '=', long).execute()
   t.equal(line!.message.length, 1000, 'a line is at most 1,000 characters')
   t.ok(line!.message.endsWith('…'), 'marked as clipped')

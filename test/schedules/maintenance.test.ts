@@ -12,7 +12,7 @@ import { reconcileSchedules, TICK_QUEUE } from '../../worker/schedules/scheduler
 import { createSession } from '../../server/accounts/sessions.ts'
 import { findUserByEmail } from '../../server/accounts/users.ts'
 import { api, userWithToken } from '../helper.ts'
-import { buildJobs, until } from '../jobs/support.ts'
+import { buildJobs, settled, until } from '../jobs/support.ts'
 
 const quiet = { info() {} }
 
@@ -63,7 +63,7 @@ t.test('clearing sessions runs through the engine: expired sessions go, live one
   const { data: list } = await api(built.app, { method: 'GET', url: '/api/v1/admin/schedules/?search=sessions', headers: admin.headers })
   const run = await api(built.app, { method: 'POST', url: `/api/v1/admin/schedules/${list.results[0].id}/run-now/`, headers: admin.headers })
   t.equal(run.statusCode, 202)
-  const done = await until(() => api(built.app, { method: 'GET', url: `/api/v1/admin/jobs/${run.data.id}/`, headers: admin.headers }), (r) => r.data.status === 'completed' || r.data.status === 'failed')
+  const done = await settled(built.app, () => api(built.app, { method: 'GET', url: `/api/v1/admin/jobs/${run.data.id}/`, headers: admin.headers }), run.data.id, (r) => r.data.status === 'completed' || r.data.status === 'failed')
   t.equal(done.data.status, 'completed', done.data.error_message ?? '')
   t.equal(done.data.user.pk, (await findUserByEmail(db, SYSTEM_EMAIL))!.id)
   t.notOk(await db.selectFrom('sessions').select('id').where('id', '=', expired.id).executeTakeFirst(), 'expired session deleted')
@@ -93,7 +93,7 @@ t.test('purging deletes finished requests past the retention with their files, a
   const keep = [await insert('completed', 5), await insert('pending', 90)]
   const run = await api(built.app, { method: 'POST', url: '/api/v1/purge-old-requests/create/', headers: admin.headers, payload: { older_than_days: 30 } })
   t.equal(run.statusCode, 202)
-  const done = await until(() => api(built.app, { method: 'GET', url: `/api/v1/purge-old-requests/status/${run.data.id}/`, headers: admin.headers }), (r) => ['completed', 'failed'].includes(r.data.status))
+  const done = await settled(built.app, () => api(built.app, { method: 'GET', url: `/api/v1/purge-old-requests/status/${run.data.id}/`, headers: admin.headers }), run.data.id, (r) => ['completed', 'failed'].includes(r.data.status))
   t.equal(done.data.status, 'completed', done.data.error_message ?? '')
   const results = await api(built.app, { method: 'GET', url: `/api/v1/purge-old-requests/results/${run.data.id}/`, headers: admin.headers })
   t.equal(results.data.data.deleted_requests, 3)
@@ -126,7 +126,7 @@ t.test('purging removes upload folders no request owns once they are quiet, and 
   const ownedDir = await folder(owned.id, true)
   const other = await folder('not-a-request-folder', true)
   const run = await api(built.app, { method: 'POST', url: '/api/v1/purge-old-requests/create/', headers: admin.headers, payload: { older_than_days: 30 } })
-  const done = await until(() => api(built.app, { method: 'GET', url: `/api/v1/purge-old-requests/status/${run.data.id}/`, headers: admin.headers }), (r) => ['completed', 'failed'].includes(r.data.status))
+  const done = await settled(built.app, () => api(built.app, { method: 'GET', url: `/api/v1/purge-old-requests/status/${run.data.id}/`, headers: admin.headers }), run.data.id, (r) => ['completed', 'failed'].includes(r.data.status))
   t.equal(done.data.status, 'completed', done.data.error_message ?? '')
   const results = await api(built.app, { method: 'GET', url: `/api/v1/purge-old-requests/results/${run.data.id}/`, headers: admin.headers })
   t.equal(results.data.data.deleted_orphan_folders, 1)

@@ -6,7 +6,7 @@ import path from 'node:path'
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { api, userWithToken } from '../helper.ts'
-import { until } from '../jobs/support.ts'
+import { settled, until } from '../jobs/support.ts'
 import { hasChromium, NO_CHROMIUM, launchBrowser, newPage, snap, startServer, waitInPage, type UiServer } from './support.ts'
 
 const FEATURES = path.join(import.meta.dirname, 'fixtures', 'admin-features.ts')
@@ -223,7 +223,7 @@ if (!hasChromium()) {
         ids.push(res.data.id)
       }
       for (const id of ids) {
-        await until(() => api(server.app, { method: 'GET', url: `/api/v1/flaky/status/${id}/`, headers: plain.headers }), (r) => r.data.status === 'failed')
+        await settled(server.app, () => api(server.app, { method: 'GET', url: `/api/v1/flaky/status/${id}/`, headers: plain.headers }), id, (r) => r.data.status === 'failed')
       }
       await page.goto('/admin/jobs?feature=flaky')
       for (const id of ids) await row(page, id).locator('[data-test=status]', { hasText: 'failed' }).waitFor()
@@ -250,7 +250,7 @@ if (!hasChromium()) {
     await t.test('the detail drawer shows input, error, attempts and queue state', async (t) => {
       const res = await api(server.app, { method: 'POST', url: '/api/v1/flaky/create/', headers: plain.headers, payload: { label: 'look at me' } })
       const id = res.data.id as string
-      await until(() => api(server.app, { method: 'GET', url: `/api/v1/flaky/status/${id}/`, headers: plain.headers }), (r) => r.data.status === 'failed')
+      await settled(server.app, () => api(server.app, { method: 'GET', url: `/api/v1/flaky/status/${id}/`, headers: plain.headers }), id, (r) => r.data.status === 'failed')
       await page.goto(`/admin/jobs?search=${id.slice(0, 8)}`)
       await row(page, id).locator('[data-test=open-detail]').click()
       const drawer = page.getByRole('dialog', { name: /^Flaky / })

@@ -4,7 +4,7 @@
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { api, userWithToken } from '../helper.ts'
-import { until } from '../jobs/support.ts'
+import { settled, until } from '../jobs/support.ts'
 import { MONITORING_FEATURES } from '../monitoring/support.ts'
 import { hasChromium, NO_CHROMIUM, launchBrowser, newPage, snap, startServer } from './support.ts'
 
@@ -61,7 +61,7 @@ if (!hasChromium()) {
       await page.locator('main [data-test=status]', { hasText: 'pending' }).waitFor()
       // A job of another feature created later runs to completion: the engine has looked at the queues.
       const canary = (await call('POST', '/api/v1/mon-other/create/', { ms: 200 })).data.id
-      await until(() => call('GET', `/api/v1/mon-other/status/${canary}/`), (r) => r.data.status === 'completed')
+      await settled(server.app, () => call('GET', `/api/v1/mon-other/status/${canary}/`), canary, (r) => r.data.status === 'completed')
       t.equal((await call('GET', `/api/v1${jobPath.replace('/jobs', '').replace(/\/([^/]+)$/, '/status/$1/')}`)).data.status, 'pending')
     })
 

@@ -4,7 +4,7 @@ import path from 'node:path'
 import t from 'tap'
 import { createSession } from '../../server/accounts/sessions.ts'
 import { api, userWithToken } from '../helper.ts'
-import { until } from '../jobs/support.ts'
+import { settled, until } from '../jobs/support.ts'
 import { hasChromium, NO_CHROMIUM, launchBrowser, newPage, snap, startServer } from './support.ts'
 
 const UI_FEATURES = path.join(import.meta.dirname, 'fixtures', 'ui-features.ts')
@@ -36,7 +36,7 @@ if (!hasChromium()) {
     for (const [what, res] of Object.entries(created)) t.equal(res.statusCode, 202, `${what} created`)
     for (const res of Object.values(created)) {
       const feature = res.data.feature as string
-      const done = await until(() => api(server.app, { method: 'GET', url: `/api/v1/${feature}/status/${res.data.id}/`, headers }), (r) => ['completed', 'failed'].includes(r.data.status))
+      const done = await settled(server.app, () => api(server.app, { method: 'GET', url: `/api/v1/${feature}/status/${res.data.id}/`, headers }), res.data.id, (r) => ['completed', 'failed'].includes(r.data.status))
       t.equal(done.data.status, 'completed', `${feature} completed`)
     }
 
