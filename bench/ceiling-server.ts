@@ -19,5 +19,17 @@ app.get('/status-named/:owner/:id/', async (request) => {
   const { rows } = await pool.query({ name: 'status', text: STATUS, values: [id, Number(owner)] })
   return rows[0]
 })
+// The same again with the response headers Conveyor sent for this route (the suite passes them in
+// CEILING_HEADERS: security headers, request id), set on the raw response as Conveyor sets them.
+// What is left between this route and Conveyor's is the request pipeline itself.
+const extra = Object.entries(JSON.parse(process.env.CEILING_HEADERS ?? '{}') as Record<string, string>)
+app.get('/status-headers/:owner/:id/', async (request, reply) => {
+  const { owner, id } = request.params as { owner: string; id: string }
+  for (const [name, value] of extra) reply.raw.setHeader(name, value)
+  const { rows } = await pool.query({ name: 'status', text: STATUS, values: [id, Number(owner)] })
+  return rows[0]
+})
 const url = await app.listen({ host: '127.0.0.1', port: 0 })
 console.log(url)
+// A clean exit when the suite stops it (so that `--cpu-prof` in NODE_OPTIONS writes a profile).
+process.once('SIGTERM', () => process.exit(0))

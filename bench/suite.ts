@@ -344,18 +344,25 @@ async function main() {
     if (only.has('status')) {
       const id = await create(app.base, key, 'status target')
       await finished(db, [id])
-      const ceilingProc = spawn(process.execPath, [path.join(root, 'bench', 'ceiling-server.ts')], { env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'inherit'] })
+      // Conveyor's response headers for this route, for the ceiling that sends the same ones.
+      const sample = await fetch(`${app.base}/api/v1/text-stats/status/${id}/`, { headers: auth })
+      await sample.arrayBuffer()
+      const sent = Object.fromEntries([...sample.headers].filter(([name]) => !['content-length', 'content-type', 'date', 'connection', 'keep-alive'].includes(name)))
+      const ceilingProc = spawn(process.execPath, [path.join(root, 'bench', 'ceiling-server.ts')], { env: { ...process.env, DATABASE_URL: url, CEILING_HEADERS: JSON.stringify(sent) }, stdio: ['ignore', 'pipe', 'inherit'] })
       const ceilingUrl = await new Promise<string>((resolve) => ceilingProc.stdout!.once('data', (d) => resolve(String(d).trim())))
       try {
-        const [ours, bare, named] = await compare([
+        const [ours, bare, named, headed] = await compare([
           { url: `${app.base}/api/v1/text-stats/status/${id}/`, headers: auth, pid: app.proc.pid },
           { url: `${ceilingUrl}/status/${owner!.id}/${id}/`, headers: {}, pid: ceilingProc.pid },
-          { url: `${ceilingUrl}/status-named/${owner!.id}/${id}/`, headers: {}, pid: ceilingProc.pid }], SECONDS) as [Rate, Rate, Rate]
+          { url: `${ceilingUrl}/status-named/${owner!.id}/${id}/`, headers: {}, pid: ceilingProc.pid },
+          { url: `${ceilingUrl}/status-headers/${owner!.id}/${id}/`, headers: {}, pid: ceilingProc.pid }], SECONDS) as [Rate, Rate, Rate, Rate]
         add({ figure: 'authenticated status GET (50 connections)', value: ours.rps, unit: 'req/s', ceiling: bare.rps, ceilingName: 'bare Fastify + same PK query', goal: '≥ 0.9× ceiling' })
         add({ figure: '  its p99', value: ours.p99, unit: 'ms', ceiling: bare.p99, ceilingName: 'bare route p99', goal: '' })
         // Conveyor sends this read as a named statement; the stricter ceiling does too.
         add({ figure: '  same, against a bare route with a named statement', value: ours.rps, unit: 'req/s', ceiling: named.rps, ceilingName: 'bare Fastify + same query, named', goal: '' })
-        note(`CPU per status GET (the serving process): Conveyor ${ours.cpuMs.toFixed(3)} ms, bare route ${bare.cpuMs.toFixed(3)} ms, bare route with a named statement ${named.cpuMs.toFixed(3)} ms`)
+        add({ figure: '  same, against a named bare route sending its headers', value: ours.rps, unit: 'req/s', ceiling: headed.rps, ceilingName: `named + Conveyor's ${Object.keys(sent).length} headers`, goal: '' })
+        note(`CPU per status GET (the serving process): Conveyor ${ours.cpuMs.toFixed(3)} ms, bare route ${bare.cpuMs.toFixed(3)} ms, bare route with a named statement ${named.cpuMs.toFixed(3)} ms, the same sending Conveyor's headers ${headed.cpuMs.toFixed(3)} ms`)
+        note(`the headers Conveyor sends on it (the last ceiling sends them too): ${Object.keys(sent).join(', ')}`)
       } finally { ceilingProc.kill() }
     }
 
