@@ -125,7 +125,14 @@ async function stopStale(dir: string, log: EmbeddedLogger): Promise<void> {
 }
 
 /** Starts (initialising on first use) a PostgreSQL server with its data in `dir`. */
-export async function startEmbeddedPostgres(requestedDir: string, port: number, log: EmbeddedLogger): Promise<EmbeddedPostgres> {
+/**
+ * `durable: false` is for a cluster of throwaway data (the tests'): no fsync at initdb or after,
+ * no full-page writes. What PostgreSQL wrote is in the OS's cache, so a crash of the process or of
+ * PostgreSQL loses nothing; only a crash of the machine can, and it would lose test databases.
+ */
+export interface EmbeddedOptions { durable?: boolean }
+
+export async function startEmbeddedPostgres(requestedDir: string, port: number, log: EmbeddedLogger, { durable = true }: EmbeddedOptions = {}): Promise<EmbeddedPostgres> {
   const owner = runAs()
   await fs.mkdir(requestedDir, { recursive: true })
   if (owner) await fs.chown(requestedDir, owner.uid, owner.gid)
@@ -136,7 +143,7 @@ export async function startEmbeddedPostgres(requestedDir: string, port: number, 
 
   if (!existsSync(path.join(dir, 'PG_VERSION'))) {
     log.info(`Initialising embedded PostgreSQL in ${dir} (first start)`)
-    await run(bin.initdb, ['--pgdata', dir, '--auth', 'trust', '--username', USER, '--encoding', 'UTF8', '--no-locale'], owner).catch((err: Error) => {
+    await run(bin.initdb, ['--pgdata', dir, '--auth', 'trust', '--username', USER, '--encoding', 'UTF8', '--no-locale', ...(durable ? [] : ['--no-sync'])], owner).catch((err: Error) => {
       const cause = err.message.split('\n').find((l) => /denied|cannot|could not|error/i.test(l)) ?? err.message.split('\n')[0]
       throw new Error(`Embedded PostgreSQL: initdb failed in ${dir} (${cause?.trim()}): fix that, remove the folder to start afresh, or set DATABASE_URL`, { cause: err })
     })
@@ -144,7 +151,8 @@ export async function startEmbeddedPostgres(requestedDir: string, port: number, 
     await stopStale(dir, log)
   }
 
-  const child: ChildProcess = spawn(bin.postgres, ['-D', dir, '-p', String(port), '-h', '127.0.0.1', '-k', socketDir, '-c', 'max_connections=200'], {
+  const child: ChildProcess = spawn(bin.postgres, ['-D', dir, '-p', String(port), '-h', '127.0.0.1', '-k', socketDir, '-c', 'max_connections=200',
+    ...(durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off'])], {
     ...owner,
     detached: true, // own process group: a terminal's Ctrl-C reaches us, and we stop it last
     stdio: ['ignore', 'ignore', 'pipe'],

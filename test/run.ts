@@ -88,7 +88,7 @@ async function main(): Promise<number> {
   }
 
   let adminUrl = process.env.TEST_DATABASE_URL
-  const embedded = adminUrl ? null : await startEmbeddedPostgres(path.join(root, '.data', 'test-postgres'), 54330, log)
+  const embedded = adminUrl ? null : await startEmbeddedPostgres(path.join(root, '.data', 'test-postgres'), 54330, log, { durable: false })
   adminUrl ??= embedded!.url
   const template = `conveyor_tpl_${process.pid}`
   try {

@@ -24,7 +24,7 @@ const media = await mkdtemp(path.join(os.tmpdir(), 'conveyor-media-'))
 const signals = await mkdtemp(path.join(os.tmpdir(), 'conveyor-signals-'))
 await chmod(dir, 0o755) // run as root, PostgreSQL runs as the postgres user: it must reach the data folder inside
 const port = await freePort()
-let pg: EmbeddedPostgres | null = await startEmbeddedPostgres(path.join(dir, 'data'), port, quiet) // initdb
+let pg: EmbeddedPostgres | null = await startEmbeddedPostgres(path.join(dir, 'data'), port, quiet, { durable: false }) // initdb
 const url = pg.url
 await pg.stop()
 pg = null
@@ -112,7 +112,7 @@ tap.test('start-up waits for an unreachable database, then starts', async (t) =>
   })
   // The server is waiting: bring the database up only once it says so.
   await starting.waitFor((l) => /^Waiting for PostgreSQL/.test(l.msg))
-  pg = await startEmbeddedPostgres(path.join(dir, 'data'), port, quiet)
+  pg = await startEmbeddedPostgres(path.join(dir, 'data'), port, quiet, { durable: false })
   await starting.ready
   server = starting
   t.ok(server.messages(/^Waiting for PostgreSQL/).length > 0, 'it said what it was waiting for')
@@ -151,7 +151,7 @@ tap.test('a PostgreSQL restart under load: 503 meanwhile, no crash, everything c
   held.forEach((h) => h.go())
   await until(async () => results.length, (n) => n === 2, { timeoutMs: 10_000 })
   t.same(results, ['unavailable', 'unavailable'], 'a held client fails its next statement as "unavailable", the process lives on')
-  pg = await startEmbeddedPostgres(path.join(dir, 'data'), port, quiet)
+  pg = await startEmbeddedPostgres(path.join(dir, 'data'), port, quiet, { durable: false })
   for (const p of pools) t.match((await sql<{ one: number }>`SELECT ${1}::int AS one`.execute(preparedDb(p)!)).rows, [{ one: 1 }], 'and the pool serves again')
   await Promise.all(pools.map((p) => p.destroy()))
   await checkRecovery(t, ids, streams)
