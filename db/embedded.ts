@@ -124,7 +124,6 @@ async function stopStale(dir: string, log: EmbeddedLogger): Promise<void> {
   throw new Error(`Embedded PostgreSQL (pid ${pid}) did not stop; stop it by hand`)
 }
 
-/** Starts (initialising on first use) a PostgreSQL server with its data in `dir`. */
 /**
  * `durable: false` is for a cluster of throwaway data (the tests'): no fsync at initdb or after,
  * no full-page writes. What PostgreSQL wrote is in the OS's cache, so a crash of the process or of
@@ -132,6 +131,7 @@ async function stopStale(dir: string, log: EmbeddedLogger): Promise<void> {
  */
 export interface EmbeddedOptions { durable?: boolean }
 
+/** Starts (initialising on first use) a PostgreSQL server with its data in `dir`. */
 export async function startEmbeddedPostgres(requestedDir: string, port: number, log: EmbeddedLogger, { durable = true }: EmbeddedOptions = {}): Promise<EmbeddedPostgres> {
   const owner = runAs()
   await fs.mkdir(requestedDir, { recursive: true })
