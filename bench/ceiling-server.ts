@@ -14,20 +14,19 @@ app.get('/status/:owner/:id/', async (request) => {
   return rows[0]
 })
 // The same with a named statement (parsed and planned once per connection), as Conveyor sends it.
-app.get('/status-named/:owner/:id/', async (request) => {
-  const { owner, id } = request.params as { owner: string; id: string }
+async function named(params: unknown) {
+  const { owner, id } = params as { owner: string; id: string }
   const { rows } = await pool.query({ name: 'status', text: STATUS, values: [id, Number(owner)] })
   return rows[0]
-})
+}
+app.get('/status-named/:owner/:id/', async (request) => named(request.params))
 // The same again with the response headers Conveyor sent for this route (the suite passes them in
 // CEILING_HEADERS: security headers, request id), set on the raw response as Conveyor sets them.
 // What is left between this route and Conveyor's is the request pipeline itself.
 const extra = Object.entries(JSON.parse(process.env.CEILING_HEADERS ?? '{}') as Record<string, string>)
 app.get('/status-headers/:owner/:id/', async (request, reply) => {
-  const { owner, id } = request.params as { owner: string; id: string }
   for (const [name, value] of extra) reply.raw.setHeader(name, value)
-  const { rows } = await pool.query({ name: 'status', text: STATUS, values: [id, Number(owner)] })
-  return rows[0]
+  return named(request.params)
 })
 const url = await app.listen({ host: '127.0.0.1', port: 0 })
 console.log(url)

@@ -19,14 +19,33 @@ export async function buildJobs(t: Test, options: BuildOptions = {}): Promise<Bu
   return { ...built, media }
 }
 
-/** Polls `fn` until `ok` holds or the deadline passes (then fails with the last value). */
-export async function until<T>(fn: () => Promise<T>, ok: (value: T) => boolean, { timeoutMs = 20_000, intervalMs = 20 } = {}): Promise<T> {
+/**
+ * Polls `fn` until `ok` holds or the deadline passes (then fails with the last value). With
+ * `changes` (a subscription: it calls `notify` when something may have changed, and returns its
+ * unsubscribe), a wait ends at the next notification, and `intervalMs` is only the net for a missed one.
+ */
+export async function until<T>(fn: () => Promise<T>, ok: (value: T) => boolean, { timeoutMs = 20_000, intervalMs = 20, changes }: {
+  timeoutMs?: number; intervalMs?: number; changes?: (notify: () => void) => () => void
+} = {}): Promise<T> {
   const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await fn()
-    if (ok(value)) return value
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`)
-    await new Promise((r) => setTimeout(r, intervalMs))
+  let changed = false
+  let wake: (() => void) | null = null
+  const off = changes?.(() => { changed = true; wake?.() })
+  try {
+    for (;;) {
+      changed = false
+      const value = await fn()
+      if (ok(value)) return value
+      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`)
+      if (changed) continue // notified while reading: read again at once
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, intervalMs)
+        wake = () => { clearTimeout(timer); resolve() }
+      })
+      wake = null
+    }
+  } finally {
+    off?.()
   }
 }
 
@@ -47,34 +66,13 @@ export async function client(built: Built) {
 }
 
 /**
- * Reads a request's state until `ok` holds, woken by the request's own status events (the app's
- * LISTEN, as SSE clients are) rather than polling every few milliseconds: a job that takes seconds
- * on a loaded machine costs a few reads, not hundreds of requests. A slow poll stays as the net
- * for a missed notification.
+ * `until` for one request's state, woken by that request's status events (the app's LISTEN, which
+ * SSE clients use too) rather than reading every 20 ms: a job that takes seconds on a loaded
+ * machine costs a few reads, not hundreds of requests.
  */
 export async function settled<T>(app: FastifyInstance, read: () => Promise<T>, id: string, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const events = await app.requestEvents()
-  let changed = false
-  let wake: (() => void) | null = null
-  const off = events.subscribe(id, () => { changed = true; wake?.() })
-  try {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      changed = false
-      const value = await read()
-      if (ok(value)) return value
-      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`)
-      if (!changed) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 250)
-          wake = () => { clearTimeout(timer); resolve() }
-        })
-        wake = null
-      }
-    }
-  } finally {
-    off()
-  }
+  return until(read, ok, { timeoutMs, intervalMs: 250, changes: (notify) => events.subscribe(id, notify) })
 }
 
 /** A multipart body with fields and one file part. */
