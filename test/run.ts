@@ -37,8 +37,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
  * which installs tap built with every default plugin, the first run therefore loaded
  * @tapjs/typescript's ts-node loader and @tapjs/mock's hooks into every test process: measured on
  * test/jobs/failures.test.ts in a fresh clone, 16.9 s instead of 6.0 s, and the whole suite took
- * twice as long. So tap is rebuilt first (`tap build`, ~3 s) whenever its
- * version or the configured plugins differ from the last build's, which a marker records.
+ * twice as long. So tap is rebuilt first (`tap build`, ~3 s) whenever its version or the
+ * configured plugins differ from the last build's, which a marker records.
  */
 async function ensureTapBuilt(): Promise<void> {
   const readJson = async (file: string) => JSON.parse(await fs.readFile(file, 'utf8')) as { version?: string; tap?: { plugin?: string[] } }
