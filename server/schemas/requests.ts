@@ -1,22 +1,30 @@
 // Processing requests on the wire: the status object, the created answer and results — the one
 // source of these shapes for the routes, the OpenAPI document and the client (`import type`).
 import { Type, type Static } from '@sinclair/typebox'
-import { REQUEST_STATUSES as STATUSES, type StatusFields } from '../../db/types.ts'
+import { REQUEST_STATUSES as STATUSES, type RequestStatus, type StatusFields } from '../../db/types.ts'
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
+// The status object is the most frequent response (clients poll it; a list page holds up to 100),
+// so its nullable strings are a type list and its status an enum, not anyOf unions: fast-json-stringify
+// writes a type list or an enum after a typeof check, but an anyOf by running ajv on each branch in
+// turn, on every response: a date-time regex per timestamp, a `const` check per status until one
+// matched (1.3 % of the status GET's CPU in a profile, and that for each item of a list page).
+// The OpenAPI document is the same either way (`type: string, nullable: true`: @fastify/swagger
+// writes both so).
+const Nullable = (format?: 'uuid' | 'date-time') =>
+  Type.Unsafe<string | null>({ type: ['string', 'null'], ...(format ? { format } : {}) })
 const Time = Type.String({ format: 'date-time' })
 
 export const RequestStatusSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   feature: Type.String(),
-  status: Type.Union(STATUSES.map((s) => Type.Literal(s))),
+  status: Type.Unsafe<RequestStatus>({ type: 'string', enum: [...STATUSES] }),
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
-  error_message: Nullable(Type.String()),
+  error_message: Nullable(),
   attempts: Type.Integer(),
-  schedule_id: Nullable(Type.String({ format: 'uuid' })),
+  schedule_id: Nullable('uuid'),
   created_at: Time,
-  started_at: Nullable(Time),
-  finished_at: Nullable(Time),
+  started_at: Nullable('date-time'),
+  finished_at: Nullable('date-time'),
 })
 export type RequestStatusBody = Static<typeof RequestStatusSchema>
 
@@ -38,7 +46,7 @@ export const ResultsSchema = Type.Object({
 })
 export type Results = Static<typeof ResultsSchema>
 
-const iso = (t: Date | string | null): string | null => (t === null ? null : new Date(t).toISOString())
+const iso = (t: Date | string | null): string | null => (t === null ? null : (t instanceof Date ? t : new Date(t)).toISOString())
 
 /** The one mapping from a row (or a NOTIFY payload, which has the same fields) to the status shape. */
 export function toStatus(row: StatusFields): RequestStatusBody {
