@@ -111,11 +111,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
   registerInputSafety(app) // NUL, lone surrogates, absurd nesting: refused before any handler
   // A POST without a body is an empty form: validation then names each missing field.
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     if (request.body === undefined && ['POST', 'PUT', 'PATCH'].includes(request.method)) request.body = {}
     // A UUID in capitals names the same row, and must name the same folder and pg-boss key too.
     const params = request.params as Record<string, unknown> | undefined
     if (typeof params?.id === 'string' && UUID_ANY_CASE.test(params.id)) params.id = params.id.toLowerCase()
+    done()
   })
   // While closing, responses ask keep-alive clients to hang up, so no idle socket holds the
   // shutdown for the keep-alive timeout.
@@ -123,9 +124,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true
   })
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
     if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
 
   // External wrappers, then our services, then routes: each registered after what it uses.

@@ -96,7 +96,7 @@ export default fp(async (app) => {
     request.user = user
   }
 
-  app.decorate('authenticate', async (request: FastifyRequest) => authenticate(request))
+  app.decorate('authenticate', authenticate)
   app.decorate('requireStaff', async (request: FastifyRequest) => {
     await authenticate(request)
     if (!request.user?.is_staff) throw permissionDenied()

@@ -71,11 +71,9 @@ export function inputProblems(input: unknown): Record<string, string[]> | null {
 
 /** Every route: path parameters (a bad one names nothing: 404), then query and body (400), before validation. */
 export function registerInputSafety(app: FastifyInstance): void {
-  app.addHook('preValidation', async (request) => {
-    if (inputProblems(request.params)) throw notFound()
-    for (const part of [request.query, request.body]) {
-      const problems = inputProblems(part)
-      if (problems) throw validationFailed(problems)
-    }
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (inputProblems(request.params)) return done(notFound())
+    const problems = inputProblems(request.query) ?? inputProblems(request.body)
+    done(problems ? validationFailed(problems) : undefined)
   })
 }

@@ -16,11 +16,12 @@ export default fp(async (app) => {
   const { allowedHosts, env, corsAllowedOrigins } = app.config
   const production = env === 'production'
   const anyHost = allowedHosts.includes('*')
-  app.addHook('onRequest', async (request) => {
-    if (anyHost || isHealthProbe(request.url)) return
-    const host = (request.hostname ?? '').toLowerCase()
-    const ok = allowedHosts.some((h) => h === host || (h.startsWith('.') && (host.endsWith(h) || host === h.slice(1))))
-    if (!ok) throw new HttpError(400, { detail: 'Invalid host header.' })
+  const allowed = (host: string) =>
+    allowedHosts.some((h) => h === host || (h.startsWith('.') && (host.endsWith(h) || host === h.slice(1))))
+  app.addHook('onRequest', (request, _reply, done) => {
+    // The probe paths are looked at only for a host that is not allowed (the rare case).
+    if (anyHost || allowed((request.hostname ?? '').toLowerCase()) || isHealthProbe(request.url)) return done()
+    done(new HttpError(400, { detail: 'Invalid host header.' }))
   })
 
   // The SPA's only inline script is the runtime settings spa.ts injects: allowed by its hash.

@@ -83,11 +83,21 @@ export function createMetrics(): InstanceMetrics {
       for (const r of rows) for (const state of DEPTH_STATES) this.set({ feature: r.feature, state }, r[state])
     },
   })
+  // Every response is counted: the label sets are bound once each (route × method × status, a
+  // bounded set), so a response costs prom-client's hash of them and no new label objects.
+  type Bound = { total: Counter.Internal; seconds: Histogram.Internal<'method' | 'route'> }
+  const bound = new Map<string, Map<string, Map<number, Bound>>>()
   return {
     registry,
     http(method, route, status, seconds) {
-      httpTotal.inc({ method, route, status: String(status) })
-      httpSeconds.observe({ method, route }, seconds)
+      let byMethod = bound.get(route)
+      if (!byMethod) bound.set(route, (byMethod = new Map()))
+      let byStatus = byMethod.get(method)
+      if (!byStatus) byMethod.set(method, (byStatus = new Map()))
+      let b = byStatus.get(status)
+      if (!b) byStatus.set(status, (b = { total: httpTotal.labels(method, route, String(status)), seconds: httpSeconds.labels(method, route) }))
+      b.total.inc()
+      b.seconds.observe(seconds)
     },
     job(feature, outcome) { jobs.inc({ feature, outcome }) },
     attemptSeconds(feature, seconds) { jobSeconds.observe({ feature }, seconds) },
@@ -110,8 +120,9 @@ export default fp<{ metrics: InstanceMetrics }>(async (app, { metrics }) => {
     return app.features.map((f) => found.get(f.name) ?? { feature: f.name, queued: 0, active: 0, delayed: 0 })
   })
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.http(request.method, request.routeOptions.url ?? UNKNOWN_ROUTE, reply.statusCode, reply.elapsedTime / 1000)
+    done()
   })
 
   // Prometheus: a staff member's key, or `Authorization: Bearer <METRICS_TOKEN>` when that is set.
