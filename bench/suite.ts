@@ -13,7 +13,7 @@
 // idle jobs' creation times).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -142,11 +142,39 @@ async function pssMb(pid: number): Promise<number> {
   return Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? NaN) / 1024
 }
 
+/** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1], utime [11]), or []. */
+async function statFields(pid: number | string): Promise<string[]> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ') : []
+}
+
 /** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
 async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const f = await statFields(pid)
   return f.length > 12 ? (Number(f[11]) + Number(f[12])) / 100 : 0
+}
+
+/** The postmaster of the server `db` is connected to, when that server runs on this machine. */
+async function postmasterOf(db: pg.Pool): Promise<number | null> {
+  const { rows: [me] } = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  const ppid = Number((await statFields(me!.pid))[1])
+  return ppid > 1 && (await statFields(ppid)).length > 0 ? ppid : null
+}
+
+/**
+ * CPU seconds the whole PostgreSQL server has used: its live processes (backends, autovacuum
+ * workers, checkpointer, WAL writer…) and the ones that have exited, whose time the postmaster
+ * collected when it reaped them (its cutime and cstime). Every database on the server counts.
+ */
+async function serverCpuSeconds(postmaster: number): Promise<number> {
+  const own = await statFields(postmaster)
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14])
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const f = await statFields(entry)
+    if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12])
+  }
+  return ticks / 100
 }
 
 /**
@@ -525,17 +553,32 @@ async function main() {
       const { rows: [av] } = await db.query<{ autovacuum: string }>('SHOW autovacuum')
       if (av?.autovacuum !== 'on') note(`autovacuum is ${av?.autovacuum} on this PostgreSQL server: the sustained run's dead rows are never vacuumed, so its throughput decays with them`)
       const inst = await launch()
-      const slices: { at: number; rate: number; pss: number }[] = []
+      // Where a slowdown comes from: CPU per job of Conveyor, of the bench database's backends, and
+      // of the rest of the server (autovacuum, checkpoints, WAL), when the server is on this machine.
+      const postmaster = await postmasterOf(db)
+      const sample = async () => ({ costs: await costs(db, [inst.proc.pid!]), server: postmaster ? await serverCpuSeconds(postmaster) : NaN })
+      type Slice = { at: number; rate: number; pss: number; conveyor: number; backends: number; server: number }
+      const slices: Slice[] = []
       const begin = performance.now()
       const end = begin + SUSTAINED * 1000
       const slice = Math.max(5_000, Math.min(30_000, SUSTAINED * 100)) // ≥ 10 slices on a long run
       while (performance.now() < end) {
         const sliceEnd = Math.min(end, performance.now() + slice)
         let n = 0
+        const c0 = await sample()
         const s0 = performance.now()
         while (performance.now() < sliceEnd) { await finished(db, (await burst(inst.base, key, 200)).ids); n += 200 }
-        slices.push({ at: (performance.now() - begin) / 60_000, rate: n / ((performance.now() - s0) / 1000), pss: await pssMb(inst.proc.pid!) })
-        console.log(`#   sustained slice ${slices.length}: ${slices.at(-1)!.rate.toFixed(0)} jobs/s, ${slices.at(-1)!.pss.toFixed(1)} MB`)
+        const rate = n / ((performance.now() - s0) / 1000)
+        const c1 = await sample()
+        const job = perOp(c0.costs, c1.costs, n)
+        slices.push({
+          at: (performance.now() - begin) / 60_000, rate, pss: await pssMb(inst.proc.pid!),
+          conveyor: job.node, backends: job.pg, server: (c1.server - c0.server) * 1000 / n,
+        })
+        const last = slices.at(-1)!
+        const cpu = `CPU per job: Conveyor ${last.conveyor.toFixed(2)} ms, PostgreSQL ` +
+          (postmaster ? `${last.server.toFixed(2)} ms (its backends ${last.backends.toFixed(2)}, the rest ${(last.server - last.backends).toFixed(2)})` : `backends ${last.backends.toFixed(2)} ms`)
+        console.log(`#   sustained slice ${slices.length}: ${last.rate.toFixed(0)} jobs/s, ${last.pss.toFixed(1)} MB; ${cpu}`)
       }
       // The first slice warms up (JIT, pools, caches): trends are read from the second on.
       const steady = slices.length > 2 ? slices.slice(1) : slices
@@ -548,6 +591,16 @@ async function main() {
       const { mb: quietAfter } = await settled(inst.proc.pid!)
       const idleRow = rows.find((r) => r.figure.startsWith('memory idle'))
       add({ figure: `sustained ${SUSTAINED} s: memory once settled after it`, value: quietAfter, unit: 'MB', ceiling: idleRow?.value ?? null, ceilingName: 'idle', goal: '≈ idle (nothing kept)' })
+      const [a, z] = [steady[0]!, steady.at(-1)!]
+      // The machine's own speed drifts within minutes (BENCHMARKS.md); CPU per job does not drift
+      // with it, so it is what says whether a long run gets dearer.
+      const perJob = (x: Slice) => x.conveyor + (postmaster ? x.server : x.backends)
+      add({ figure: `sustained ${SUSTAINED} s: CPU per job, last slice`, value: perJob(z), unit: 'ms', ceiling: perJob(a), ceilingName: 'first steady slice', goal: 'no growth (≈ 1×)' })
+      const pgOf = (x: Slice) => (postmaster ? `PostgreSQL ${x.server.toFixed(2)} (backends ${x.backends.toFixed(2)}, autovacuum, checkpoints and WAL ${(x.server - x.backends).toFixed(2)})` : `PostgreSQL backends ${x.backends.toFixed(2)}`)
+      note(`sustained CPU per job, first steady slice → last: Conveyor ${a.conveyor.toFixed(2)} → ${z.conveyor.toFixed(2)} ms; ${pgOf(a)} → ${pgOf(z)} ms`)
+      const { rows: [size] } = await db.query<{ db: string; requests: string }>(
+        "SELECT pg_size_pretty(pg_database_size(current_database())) AS db, pg_size_pretty(pg_total_relation_size('processing_requests')) AS requests")
+      note(`the database after the sustained run: ${size!.db} (processing_requests with its indexes ${size!.requests}); autovacuum ${av?.autovacuum}`)
       note(`sustained trends: throughput ${(slope(xs, steady.map((s) => s.rate)) / meanRate * 100).toFixed(1)} %/min, memory ${slope(xs, steady.map((s) => s.pss)).toFixed(2)} MB/min (${(slope(xs, steady.map((s) => s.pss)) / meanPss * 100).toFixed(1)} %/min) over ${steady.length} slices`)
       await stop(inst)
     }
