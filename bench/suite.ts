@@ -154,11 +154,16 @@ async function cpuSeconds(pid: number): Promise<number> {
   return f.length > 12 ? (Number(f[11]) + Number(f[12])) / 100 : 0
 }
 
-/** The postmaster of the server `db` is connected to, when that server runs on this machine. */
+/**
+ * The postmaster of the server `db` is connected to, when that server runs on this machine: the
+ * parent of our backend's pid, if that pid here is a postgres process (a remote server's pid may
+ * name any process of ours).
+ */
 async function postmasterOf(db: pg.Pool): Promise<number | null> {
   const { rows: [me] } = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  const comm = await readFile(`/proc/${me!.pid}/comm`, 'utf8').catch(() => '')
   const ppid = Number((await statFields(me!.pid))[1])
-  return ppid > 1 && (await statFields(ppid)).length > 0 ? ppid : null
+  return comm.startsWith('postgres') && ppid > 1 ? ppid : null
 }
 
 /**
@@ -558,6 +563,9 @@ async function main() {
       const postmaster = await postmasterOf(db)
       const sample = async () => ({ costs: await costs(db, [inst.proc.pid!]), server: postmaster ? await serverCpuSeconds(postmaster) : NaN })
       type Slice = { at: number; rate: number; pss: number; conveyor: number; backends: number; server: number }
+      const cpuOf = (x: Slice) => `Conveyor ${x.conveyor.toFixed(2)} ms, PostgreSQL ` + (postmaster
+        ? `${x.server.toFixed(2)} ms (its backends ${x.backends.toFixed(2)}, autovacuum, checkpoints and WAL ${(x.server - x.backends).toFixed(2)})`
+        : `backends ${x.backends.toFixed(2)} ms`)
       const slices: Slice[] = []
       const begin = performance.now()
       const end = begin + SUSTAINED * 1000
@@ -576,9 +584,7 @@ async function main() {
           conveyor: job.node, backends: job.pg, server: (c1.server - c0.server) * 1000 / n,
         })
         const last = slices.at(-1)!
-        const cpu = `CPU per job: Conveyor ${last.conveyor.toFixed(2)} ms, PostgreSQL ` +
-          (postmaster ? `${last.server.toFixed(2)} ms (its backends ${last.backends.toFixed(2)}, the rest ${(last.server - last.backends).toFixed(2)})` : `backends ${last.backends.toFixed(2)} ms`)
-        console.log(`#   sustained slice ${slices.length}: ${last.rate.toFixed(0)} jobs/s, ${last.pss.toFixed(1)} MB; ${cpu}`)
+        console.log(`#   sustained slice ${slices.length}: ${last.rate.toFixed(0)} jobs/s, ${last.pss.toFixed(1)} MB; CPU per job: ${cpuOf(last)}`)
       }
       // The first slice warms up (JIT, pools, caches): trends are read from the second on.
       const steady = slices.length > 2 ? slices.slice(1) : slices
@@ -596,8 +602,7 @@ async function main() {
       // with it, so it is what says whether a long run gets dearer.
       const perJob = (x: Slice) => x.conveyor + (postmaster ? x.server : x.backends)
       add({ figure: `sustained ${SUSTAINED} s: CPU per job, last slice`, value: perJob(z), unit: 'ms', ceiling: perJob(a), ceilingName: 'first steady slice', goal: 'no growth (≈ 1×)' })
-      const pgOf = (x: Slice) => (postmaster ? `PostgreSQL ${x.server.toFixed(2)} (backends ${x.backends.toFixed(2)}, autovacuum, checkpoints and WAL ${(x.server - x.backends).toFixed(2)})` : `PostgreSQL backends ${x.backends.toFixed(2)}`)
-      note(`sustained CPU per job, first steady slice → last: Conveyor ${a.conveyor.toFixed(2)} → ${z.conveyor.toFixed(2)} ms; ${pgOf(a)} → ${pgOf(z)} ms`)
+      note(`sustained CPU per job, first steady slice: ${cpuOf(a)}; last: ${cpuOf(z)}`)
       const { rows: [size] } = await db.query<{ db: string; requests: string }>(
         "SELECT pg_size_pretty(pg_database_size(current_database())) AS db, pg_size_pretty(pg_total_relation_size('processing_requests')) AS requests")
       note(`the database after the sustained run: ${size!.db} (processing_requests with its indexes ${size!.requests}); autovacuum ${av?.autovacuum}`)
