@@ -1,4 +1,6 @@
 // The whole status flow of a processing request, through the API, with the real engine and threads.
+import { readdir } from 'node:fs/promises'
+import path from 'node:path'
 import t from 'tap'
 import { createDb } from '../../db/index.ts'
 import { createRequest } from '../../worker/index.ts'
@@ -19,6 +21,26 @@ t.test('a text-stats request goes pending → processing → completed, with res
   const results = await c.call('GET', `/api/v1/text-stats/results/${created.data.id}/`)
   t.equal(results.statusCode, 200)
   t.match(results.data.data, { words: 7, lines: 2, sentences: 3 })
+})
+
+t.test('an attempt\'s folders are gone once it ends, whether it used them or not', async (t) => {
+  const built = await buildJobs(t, { engine: true })
+  const c = await client(built)
+  const folders = async (id: string) => (await readdir(path.join(built.media, id)).catch(() => [])).sort()
+  const cases: [string, Record<string, unknown>, string, string[]][] = [
+    ['no disk at all', {}, 'completed', []],
+    ['scratch only', { scratch: true }, 'completed', []],
+    ['scratch and an output file', { scratch: true, output: 'kept' }, 'completed', ['output']],
+    ['scratch, then a failed save', { scratch: true, fail_in: 'save', permanent: true }, 'failed', []],
+    ['scratch, then the thread exits', { scratch: true, crash: 'exit' }, 'failed', []],
+  ]
+  for (const [name, input, status, left] of cases) {
+    const id = (await c.create('test-behave', input)).data.id
+    t.equal((await c.settle('test-behave', id)).status, status, `${name}: ${status}`)
+    // The folders go just after the status is saved.
+    const found = await until(() => folders(id), (f) => JSON.stringify(f) === JSON.stringify(left), { timeoutMs: 5000 }).catch((err: Error) => err.message)
+    t.same(found, left, `${name}: ${left.length ? left.join(', ') + ' kept' : 'nothing left'}`)
+  }
 })
 
 t.test('with the API\'s pool full, the engine beside it still claims and saves jobs (a pool of its own)', async (t) => {

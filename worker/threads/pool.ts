@@ -17,8 +17,9 @@ import type { FromThread, Phase, SerializedError, Task, TaskResult, ThreadData }
 import { moduleUrl } from '../../db/source.ts'
 
 export type Outcome =
-  | { kind: 'done'; result: TaskResult }
-  | { kind: 'failed'; phase: Phase; error: SerializedError; aborted: boolean }
+  /** `madeDirs`: the thread made the attempt's folders (false: there is nothing on disk to remove). */
+  | { kind: 'done'; result: TaskResult; madeDirs: boolean }
+  | { kind: 'failed'; phase: Phase; error: SerializedError; aborted: boolean; madeDirs: boolean }
   | { kind: 'crashed'; message: string }
   | { kind: 'terminated'; reason: string }
 
@@ -177,7 +178,7 @@ export class ThreadPool {
       outcome,
       started: startedP,
       cancel: (reason) => {
-        if (dequeue({ kind: 'failed', phase: 'validate', error: { name: 'AbortError', message: reason }, aborted: true })) return
+        if (dequeue({ kind: 'failed', phase: 'validate', error: { name: 'AbortError', message: reason }, aborted: true, madeDirs: false })) return
         if (slot?.task === state) slot.worker.postMessage({ type: 'cancel', requestId: task.requestId, reason })
       },
       terminate: (reason) => {
@@ -261,8 +262,8 @@ export class ThreadPool {
           const average = this.#durations.get(task.feature)
           this.#durations.set(task.feature, average === undefined ? took : average + AVERAGE_WEIGHT * (took - average))
           task.resolve(message.type === 'done'
-            ? { kind: 'done', result: message.result }
-            : { kind: 'failed', phase: message.phase, error: message.error, aborted: message.aborted })
+            ? { kind: 'done', result: message.result, madeDirs: message.madeDirs }
+            : { kind: 'failed', phase: message.phase, error: message.error, aborted: message.aborted, madeDirs: message.madeDirs })
           this.#freed(slot)
         }
       })

@@ -42,8 +42,9 @@ export type FromThread =
   | { type: 'progress'; requestId: string; percent: number }
   /** A line of the job log (ctx.log): `at` is when the phase wrote it, ISO 8601. */
   | { type: 'log'; requestId: string; level: 'info' | 'warn' | 'error'; message: string; at: string }
-  | { type: 'done'; requestId: string; result: TaskResult }
-  | { type: 'failed'; requestId: string; phase: Phase; error: SerializedError; aborted: boolean }
+  /** `madeDirs`: the attempt's folders (workDir, outputDir) were made; if not, there is nothing to remove. */
+  | { type: 'done'; requestId: string; result: TaskResult; madeDirs: boolean }
+  | { type: 'failed'; requestId: string; phase: Phase; error: SerializedError; aborted: boolean; madeDirs: boolean }
 
 /** Initial data of every thread (workerData). */
 export interface ThreadData {

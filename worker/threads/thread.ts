@@ -116,17 +116,19 @@ async function run(task: Task): Promise<void> {
     // The document goes into jsonb: normalise it to plain JSON here, where a bad value names its feature.
     const data = JSON.parse(JSON.stringify(saved.data ?? null)) as unknown
     const files = outputDir.made ? await listOutputs(task.outputDir, saved.contentTypes) : []
-    outcome = { type: 'done', requestId: task.requestId, result: { data, files } }
+    outcome = { type: 'done', requestId: task.requestId, result: { data, files }, madeDirs: false }
   } catch (err) {
-    outcome = { type: 'failed', requestId: task.requestId, phase, error: serializeError(err), aborted: controller.signal.aborted }
+    outcome = { type: 'failed', requestId: task.requestId, phase, error: serializeError(err), aborted: controller.signal.aborted, madeDirs: false }
   }
   try {
     await feature?.cleanup?.(ctx)
   } catch (err) {
     // A cleanup failure fails a job that had otherwise succeeded; an earlier failure is the better report.
-    if (outcome.type === 'done') outcome = { type: 'failed', requestId: task.requestId, phase: 'cleanup', error: serializeError(err), aborted: false }
+    if (outcome.type === 'done') outcome = { type: 'failed', requestId: task.requestId, phase: 'cleanup', error: serializeError(err), aborted: false, madeDirs: false }
   }
   running.delete(task.requestId)
+  // Read after the cleanup phase, which may have used them too.
+  outcome.madeDirs = workDir.made || outputDir.made
   post(outcome)
 }
 
