@@ -122,11 +122,17 @@ t.test('Idempotency-Key: the same key from the same user returns the first reque
   t.equal(again.statusCode, 200)
   t.same(again.data, first.data)
   t.equal(again.headers.location, first.headers.location)
+  // Racing creates share a statement (worker/requests/create.ts): the key's losers, and the creates
+  // without a key beside them, must each get their own answer.
   const racing = await Promise.all([1, 2, 3].map(() => c.create('text-stats', { text: 'race' }, { 'idempotency-key': 'k-2' })))
   t.equal(new Set(racing.map((r) => r.data.id)).size, 1, 'concurrent creates with one key make one request')
+  t.same(racing.map((r) => r.statusCode).sort(), [200, 200, 202], 'one created it; the others answered with it')
+  const mixed = await Promise.all([1, 2, 3, 4].map((i) => c.create('text-stats', { text: 'mixed' }, i % 2 ? { 'idempotency-key': 'k-3' } : {})))
+  t.same(mixed.map((r) => r.statusCode).sort(), [200, 202, 202, 202], 'creates without a key are not held back by a key\'s conflict')
+  t.equal(new Set(mixed.map((r) => r.data.id)).size, 3, 'one request for the key, one for each create without')
   t.equal((await other.create('text-stats', { text: 'mine' }, { 'idempotency-key': 'k-1' })).statusCode, 202, 'keys are per user')
   const n = await built.services.db.selectFrom('processing_requests').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
-  t.equal(n.n, 3)
+  t.equal(n.n, 6)
 })
 
 t.test('lists: per feature and across features, newest first, filtered, paginated', async (t) => {

@@ -2,6 +2,7 @@
 import t from 'tap'
 import { sql } from 'kysely'
 import { createRequest, InputError, NotFoundError, queueName } from '../../worker/index.ts'
+import { createGroupStats } from '../../worker/requests/create.ts'
 import { buildJobs, client } from './support.ts'
 
 const countJobs = async (db: any, queue: string) =>
@@ -51,4 +52,27 @@ t.test("each feature's queue expires jobs slightly after the feature's time limi
   t.ok(defaults!.expireInSeconds! > 60, 'per feature')
   t.equal(text!.retryLimit, 0, 'retries are the engine’s, one job per attempt')
   t.equal(text!.heartbeatSeconds, built.config.jobHeartbeatSeconds)
+})
+
+t.test('creates arriving together share a statement, each with its job; one member\'s failure is its own', async (t) => {
+  const built = await buildJobs(t)
+  const { db, boss } = built.services
+  const { user } = await client(built)
+  const queue = queueName('text-stats')
+  const before = createGroupStats()
+  // Sent in one tick: the first finds no statement in flight and goes alone; the rest wait and go together.
+  const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, i) =>
+    createRequest(db, boss, { ownerId: i === 6 ? 2_000_000_000 : user.id, feature: 'text-stats', input: { text: `text ${i}` } })))
+  const after = createGroupStats()
+  t.equal(after.members - before.members, 10, 'every create went through the groups')
+  t.ok(after.groups - before.groups < 10, `grouped: ${after.members - before.members} creates in ${after.groups - before.groups} statements (before the retry of the failed group)`)
+  const failed = outcomes[6]!
+  t.equal(failed.status, 'rejected', 'the create of a user who does not exist fails')
+  t.equal((failed as PromiseRejectedResult).reason.code, '23503', 'with its own error (a foreign key violation)')
+  const created = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))
+  t.equal(created.length, 9, 'the other nine are created')
+  t.same(created.map((r) => r.input.text), [0, 1, 2, 3, 4, 5, 7, 8, 9].map((i) => `text ${i}`), 'each answered with its own row')
+  const jobs = (await sql<{ id: string; data: any }>`SELECT id, data FROM pgboss.job WHERE name = ${queue}`.execute(db)).rows
+  t.same(new Map(jobs.map((j) => [j.id, j.data.requestId])), new Map(created.map((r) => [r.job_id, r.id])), 'one job per created request, pointing at it; none for the failed one')
+  t.equal((await db.selectFrom('processing_requests').select('id').execute()).length, 9, 'no row for the failed one')
 })

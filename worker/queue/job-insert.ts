@@ -45,9 +45,9 @@ export function jobInsertOf(boss: PgBoss, queue: string): Promise<JobInsert | nu
   return found
 }
 
-/** The `$1` of the job INSERT for one job with id `id`: send()'s payload (Attorney.checkSendArgs + toJobPayload). */
-export function jobPayload(id: string, data: JobData): string {
-  return JSON.stringify([{ id, data, priority: 0, singletonKey: null, singletonOffset: 0, groupId: null, groupTier: null, deadLetter: null }])
+/** The `$1` of the job INSERT for jobs with these ids and data: send()'s payload (Attorney.checkSendArgs + toJobPayload) for each. */
+export function jobsPayload(jobs: { id: string; data: JobData }[]): string {
+  return JSON.stringify(jobs.map(({ id, data }) => ({ id, data, priority: 0, singletonKey: null, singletonOffset: 0, groupId: null, groupTier: null, deadLetter: null })))
 }
 
 /** How many jobs complete() completed (`affected`, undocumented). */

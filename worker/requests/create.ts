@@ -1,13 +1,14 @@
 // Creating a processing request: the row and its pg-boss job in the caller's transaction, so there is
 // never a row without a job nor a job without a row. What create/ and a schedule tick both call.
 import { randomUUID } from 'node:crypto'
+import type pg from 'pg'
 import type { PgBoss } from 'pg-boss'
 import { sql } from 'kysely'
 import { poolOf, type Executor } from '../../db/index.ts'
 import type { ProcessingRequest, UploadInfo } from '../../db/types.ts'
 import { NotFoundError } from '../errors.ts'
 import { getFeature } from '../features/registry.ts'
-import { jobInsertOf, jobPayload } from '../queue/job-insert.ts'
+import { jobInsertOf, jobsPayload } from '../queue/job-insert.ts'
 import { queueName, sendAttempt, type JobData } from '../queue/queues.ts'
 import { validateInput } from './input.ts'
 
@@ -29,17 +30,21 @@ export interface NewProcessingRequest {
 }
 
 /**
- * The request INSERT with pg-boss's job INSERT as a CTE: one statement, so one round trip and one
- * commit. The job CTE runs whether or not it is read; the division fails the statement (nothing
- * commits) should its ON CONFLICT DO NOTHING ever skip the job: never a row without its job.
+ * The requests' INSERT with pg-boss's job INSERT as a CTE: one statement for one request or several
+ * (`$1` the requests, `$2` their jobs, both JSON arrays), so one round trip and one commit. The job
+ * CTE runs whether or not it is read; the division fails the statement (nothing commits) should its
+ * ON CONFLICT DO NOTHING ever skip a job: never a row without its job.
  */
 const createStatement = (job: string) => `
-  WITH job AS (${job}),
+  WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+      id uuid, owner_id integer, feature text, input jsonb, upload jsonb, job_id uuid, schedule_id uuid, idempotency_key text)),
+  job AS (${job}),
   req AS (
     INSERT INTO processing_requests (id, owner_id, feature, input, upload, job_id, schedule_id, idempotency_key)
-    VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8)
+    SELECT id, owner_id, feature, input, upload, job_id, schedule_id, idempotency_key FROM input
     RETURNING *)
-  SELECT req.* FROM req WHERE 1 / (SELECT count(*) FROM job) = 1`
+  SELECT req.* FROM req WHERE 1 / (CASE WHEN (SELECT count(*) FROM job) = (SELECT count(*) FROM input) THEN 1 ELSE 0 END) = 1`
 
 // The statement text and its name per queue: the same text gets the same name on every connection.
 const statements = new Map<string, { name: string; text: string }>()
@@ -47,6 +52,72 @@ function statementFor(queue: string, jobSql: string) {
   let s = statements.get(queue)
   if (!s) statements.set(queue, (s = { name: `conveyor_create_${statements.size + 1}`, text: createStatement(jobSql) }))
   return s
+}
+
+/** One request's row, as the statement's `$1` holds it. */
+interface NewRow {
+  id: string; owner_id: number; feature: string; input: unknown; upload: UploadInfo | null; job_id: string
+  schedule_id: string | null; idempotency_key: string | null
+}
+
+const params = (rows: NewRow[]) => [JSON.stringify(rows), jobsPayload(rows.map((r) => ({ id: r.job_id, data: { requestId: r.id } satisfies JobData })))]
+
+/** Requests of one group at most: a bound on one statement's size and its rows' lock time. */
+const MAX_GROUP = 64
+
+interface Waiting { row: NewRow; resolve(row: ProcessingRequest): void; reject(err: unknown): void }
+interface Queue { waiting: Waiting[]; running: boolean }
+const queues = new WeakMap<pg.Pool, Map<string, Queue>>()
+let groups = 0
+let members = 0
+
+/** Creates grouped so far, and their members (tests and benchmarks watch the grouping with it). */
+export const createGroupStats = (): { groups: number; members: number } => ({ groups, members })
+
+/**
+ * Creates on the pool are grouped per statement, as the engine's completions are per commit
+ * (worker/engine/completer.ts): a create finding no statement of its queue in flight is sent at once
+ * (an idle instance adds no wait); one arriving meanwhile joins the next group, sent as soon as the
+ * one in flight is answered. Under a burst the statements, round trips and commits (each a WAL
+ * flush) per create fall with the group's size; each request still commits with its own job. A
+ * group whose statement fails (an idempotency key taken, a deleted owner) is sent again member by
+ * member, so that one request's error is its own and the others are created.
+ */
+function createOnPool(pool: pg.Pool, queue: string, statement: { name: string; text: string }, row: NewRow): Promise<ProcessingRequest> {
+  let byQueue = queues.get(pool)
+  if (!byQueue) queues.set(pool, (byQueue = new Map()))
+  let q = byQueue.get(queue)
+  if (!q) byQueue.set(queue, (q = { waiting: [], running: false }))
+  const state = q
+  const send = async (rows: NewRow[]) =>
+    (await pool.query<ProcessingRequest>({ name: statement.name, text: statement.text, values: params(rows) })).rows
+  async function drain(): Promise<void> {
+    state.running = true
+    try {
+      while (state.waiting.length > 0) {
+        const group = state.waiting.splice(0, MAX_GROUP)
+        groups++
+        members += group.length
+        try {
+          const byId = new Map((await send(group.map((w) => w.row))).map((r) => [r.id, r]))
+          for (const w of group) {
+            const created = byId.get(w.row.id)
+            if (created) w.resolve(created)
+            else w.reject(new Error(`The create statement returned no row for request ${w.row.id}.`))
+          }
+        } catch (err) {
+          if (group.length === 1) group[0]!.reject(err)
+          else await Promise.all(group.map((w) => send([w.row]).then((rows) => w.resolve(rows[0]!), w.reject)))
+        }
+      }
+    } finally {
+      state.running = false
+    }
+  }
+  return new Promise<ProcessingRequest>((resolve, reject) => {
+    state.waiting.push({ row, resolve, reject })
+    if (!state.running) void drain()
+  })
 }
 
 /**
@@ -61,36 +132,30 @@ export async function createRequest(db: Executor, boss: PgBoss, request: NewProc
   const input = validateInput(feature, request.input, { coerce: request.coerce, upload: request.upload ?? null })
   const id = request.id ?? randomUUID()
   const jobId = randomUUID()
-  const values = {
-    id,
-    owner_id: request.ownerId,
-    feature: feature.name,
-    input: JSON.stringify(input),
-    upload: request.upload ? JSON.stringify(request.upload) : null,
-    job_id: jobId,
-    schedule_id: request.scheduleId ?? null,
-    idempotency_key: request.idempotencyKey ?? null,
+  const row: NewRow = {
+    id, owner_id: request.ownerId, feature: feature.name, input, upload: request.upload ?? null, job_id: jobId,
+    schedule_id: request.scheduleId ?? null, idempotency_key: request.idempotencyKey ?? null,
   }
   const queue = queueName(feature.name)
   const jobInsert = request.publicApiOnly ? null : await jobInsertOf(boss, queue)
   if (!jobInsert) {
     // The public path: our INSERT and send() in one transaction.
+    const values = { ...row, input: JSON.stringify(input), upload: row.upload ? JSON.stringify(row.upload) : null }
     const insert = async (trx: Executor) => {
-      const row = await trx.insertInto('processing_requests').values(values).returningAll().executeTakeFirstOrThrow()
+      const created = await trx.insertInto('processing_requests').values(values).returningAll().executeTakeFirstOrThrow()
       await sendAttempt(trx, boss, feature.name, id, { id: jobId })
-      return row
+      return created
     }
     return db.isTransaction ? insert(db) : db.transaction().execute(insert)
   }
-  const statement = statementFor(queue, jobInsert.sql('$9'))
-  const params = [values.id, values.owner_id, values.feature, values.input, values.upload, values.job_id, values.schedule_id,
-    values.idempotency_key, jobPayload(jobId, { requestId: id } satisfies JobData)]
-  // On the pool: a named statement, parsed and planned once per connection.
+  const statement = statementFor(queue, jobInsert.sql('$2'))
+  // On the pool: grouped with the creates arriving meanwhile, a named statement (parsed and planned once per connection).
   const pool = poolOf(db)
-  if (pool) return (await pool.query<ProcessingRequest>({ name: statement.name, text: statement.text, values: params })).rows[0]!
-  // In a transaction: the same statement through Kysely.
+  if (pool) return createOnPool(pool, queue, statement, row)
+  // In a transaction: the same statement through Kysely, for this one request.
+  const values = params([row])
   const pieces = statement.text.split(/\$(\d)/)
-  const query = sql.join(pieces.map((piece, i) => (i % 2 === 0 ? sql.raw(piece) : sql`${params[Number(piece) - 1]}`)), sql.raw(''))
+  const query = sql.join(pieces.map((piece, i) => (i % 2 === 0 ? sql.raw(piece) : sql`${values[Number(piece) - 1]}`)), sql.raw(''))
   const { rows } = await sql<ProcessingRequest>`${query}`.execute(db)
   return rows[0]!
 }
