@@ -76,3 +76,17 @@ t.test('creates arriving together share a statement, each with its job; one memb
   t.same(new Map(jobs.map((j) => [j.id, j.data.requestId])), new Map(created.map((r) => [r.job_id, r.id])), 'one job per created request, pointing at it; none for the failed one')
   t.equal((await db.selectFrom('processing_requests').select('id').execute()).length, 9, 'no row for the failed one')
 })
+
+t.test('a group of creates is bounded in bytes: large inputs go a few at a time, each created whole', async (t) => {
+  const built = await buildJobs(t)
+  const { db, boss } = built.services
+  const { user } = await client(built)
+  const before = createGroupStats()
+  const text = (i: number) => `${i} `.padEnd(300_000, 'x')
+  const created = await Promise.all(Array.from({ length: 10 }, (_, i) => createRequest(db, boss, { ownerId: user.id, feature: 'text-stats', input: { text: text(i) } })))
+  const after = createGroupStats()
+  // The first goes alone; then at most three of 300 kB fit in a group's 1 MiB.
+  t.ok(after.groups - before.groups >= 4, `10 creates of 300 kB in ${after.groups - before.groups} statements`)
+  const stored = await db.selectFrom('processing_requests').select(['id', 'input']).execute()
+  t.same(new Map(stored.map((r) => [r.id, (r.input as { text: string }).text])), new Map(created.map((r, i) => [r.id, text(i)])), 'every input stored whole, with its own request')
+})

@@ -60,12 +60,23 @@ interface NewRow {
   schedule_id: string | null; idempotency_key: string | null
 }
 
-const params = (rows: NewRow[]) => [JSON.stringify(rows), jobsPayload(rows.map((r) => ({ id: r.job_id, data: { requestId: r.id } satisfies JobData })))]
+/** The statement's parameters for these rows, each given with its JSON text. */
+const params = (rows: { row: NewRow; json: string }[]) =>
+  [`[${rows.map((r) => r.json).join(',')}]`, jobsPayload(rows.map(({ row }) => ({ id: row.job_id, data: { requestId: row.id } satisfies JobData })))]
 
-/** Requests of one group at most: a bound on one statement's size and its rows' lock time. */
+/** Requests of one group at most, and their JSON at most (a large input goes alone or with few): bounds on a statement's size. */
 const MAX_GROUP = 64
+const MAX_GROUP_BYTES = 1 << 20
 
-interface Waiting { row: NewRow; resolve(row: ProcessingRequest): void; reject(err: unknown): void }
+interface Waiting { row: NewRow; json: string; resolve(row: ProcessingRequest): void; reject(err: unknown): void }
+
+/** The first waiting creates that fit in one group (at least one). */
+function takeGroup(waiting: Waiting[]): Waiting[] {
+  let n = 1
+  for (let size = waiting[0]!.json.length; n < waiting.length && n < MAX_GROUP && (size += waiting[n]!.json.length) <= MAX_GROUP_BYTES;) n++
+  return waiting.splice(0, n)
+}
+
 interface Queue { waiting: Waiting[]; running: boolean }
 const queues = new WeakMap<pg.Pool, Map<string, Queue>>()
 let groups = 0
@@ -89,17 +100,17 @@ function createOnPool(pool: pg.Pool, queue: string, statement: { name: string; t
   let q = byQueue.get(queue)
   if (!q) byQueue.set(queue, (q = { waiting: [], running: false }))
   const state = q
-  const send = async (rows: NewRow[]) =>
+  const send = async (rows: Waiting[]) =>
     (await pool.query<ProcessingRequest>({ name: statement.name, text: statement.text, values: params(rows) })).rows
   async function drain(): Promise<void> {
     state.running = true
     try {
       while (state.waiting.length > 0) {
-        const group = state.waiting.splice(0, MAX_GROUP)
+        const group = takeGroup(state.waiting)
         groups++
         members += group.length
         try {
-          const byId = new Map((await send(group.map((w) => w.row))).map((r) => [r.id, r]))
+          const byId = new Map((await send(group)).map((r) => [r.id, r]))
           for (const w of group) {
             const created = byId.get(w.row.id)
             if (created) w.resolve(created)
@@ -107,7 +118,7 @@ function createOnPool(pool: pg.Pool, queue: string, statement: { name: string; t
           }
         } catch (err) {
           if (group.length === 1) group[0]!.reject(err)
-          else await Promise.all(group.map((w) => send([w.row]).then((rows) => w.resolve(rows[0]!), w.reject)))
+          else await Promise.all(group.map((w) => send([w]).then((rows) => w.resolve(rows[0]!), w.reject)))
         }
       }
     } finally {
@@ -115,7 +126,7 @@ function createOnPool(pool: pg.Pool, queue: string, statement: { name: string; t
     }
   }
   return new Promise<ProcessingRequest>((resolve, reject) => {
-    state.waiting.push({ row, resolve, reject })
+    state.waiting.push({ row, json: JSON.stringify(row), resolve, reject })
     if (!state.running) void drain()
   })
 }
@@ -153,7 +164,7 @@ export async function createRequest(db: Executor, boss: PgBoss, request: NewProc
   const pool = poolOf(db)
   if (pool) return createOnPool(pool, queue, statement, row)
   // In a transaction: the same statement through Kysely, for this one request.
-  const values = params([row])
+  const values = params([{ row, json: JSON.stringify(row) }])
   const pieces = statement.text.split(/\$(\d)/)
   const query = sql.join(pieces.map((piece, i) => (i % 2 === 0 ? sql.raw(piece) : sql`${values[Number(piece) - 1]}`)), sql.raw(''))
   const { rows } = await sql<ProcessingRequest>`${query}`.execute(db)
