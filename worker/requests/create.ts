@@ -132,10 +132,11 @@ function createOnPool(pool: pg.Pool, queue: string, statement: { name: string; t
 }
 
 /**
- * Validates and creates a processing request with its pg-boss job, atomically: on the pool (`db`) as
- * ONE statement, or inside the caller's transaction. Workers on every instance are woken by the
- * row's NOTIFY at commit. Throws NotFoundError for an unknown feature, InputError for invalid
- * input, and the database's unique violation (23505) when the owner already used `idempotencyKey`.
+ * Validates and creates a processing request with its pg-boss job, atomically: on the pool (`db`) in
+ * one statement (shared with the creates arriving meanwhile: createOnPool), or inside the caller's
+ * transaction. Workers on every instance are woken by the row's NOTIFY at commit. Throws
+ * NotFoundError for an unknown feature, InputError for invalid input, and the database's unique
+ * violation (23505) when the owner already used `idempotencyKey`.
  */
 export async function createRequest(db: Executor, boss: PgBoss, request: NewProcessingRequest): Promise<ProcessingRequest> {
   const feature = getFeature(request.feature)
