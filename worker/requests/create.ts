@@ -77,7 +77,7 @@ function takeGroup(waiting: Waiting[]): Waiting[] {
   return waiting.splice(0, n)
 }
 
-interface Queue { waiting: Waiting[]; running: boolean }
+interface Queue { waiting: Waiting[]; running: boolean; drain(): Promise<void> }
 const queues = new WeakMap<pg.Pool, Map<string, Queue>>()
 let groups = 0
 let members = 0
@@ -98,37 +98,46 @@ function createOnPool(pool: pg.Pool, queue: string, statement: { name: string; t
   let byQueue = queues.get(pool)
   if (!byQueue) queues.set(pool, (byQueue = new Map()))
   let q = byQueue.get(queue)
-  if (!q) byQueue.set(queue, (q = { waiting: [], running: false }))
+  if (!q) byQueue.set(queue, (q = groupsOf(pool, statement)))
   const state = q
-  const send = async (rows: Waiting[]) =>
-    (await pool.query<ProcessingRequest>({ name: statement.name, text: statement.text, values: params(rows) })).rows
-  async function drain(): Promise<void> {
-    state.running = true
-    try {
-      while (state.waiting.length > 0) {
-        const group = takeGroup(state.waiting)
-        groups++
-        members += group.length
-        try {
-          const byId = new Map((await send(group)).map((r) => [r.id, r]))
-          for (const w of group) {
-            const created = byId.get(w.row.id)
-            if (created) w.resolve(created)
-            else w.reject(new Error(`The create statement returned no row for request ${w.row.id}.`))
-          }
-        } catch (err) {
-          if (group.length === 1) group[0]!.reject(err)
-          else await Promise.all(group.map((w) => send([w]).then((rows) => w.resolve(rows[0]!), w.reject)))
-        }
-      }
-    } finally {
-      state.running = false
-    }
-  }
   return new Promise<ProcessingRequest>((resolve, reject) => {
     state.waiting.push({ row, json: JSON.stringify(row), resolve, reject })
-    if (!state.running) void drain()
+    if (!state.running) void state.drain()
   })
+}
+
+/** One queue's creates on one pool: those waiting, and the loop that sends them a group at a time. */
+function groupsOf(pool: pg.Pool, statement: { name: string; text: string }): Queue {
+  const send = async (rows: Waiting[]) =>
+    (await pool.query<ProcessingRequest>({ name: statement.name, text: statement.text, values: params(rows) })).rows
+  const state: Queue = {
+    waiting: [],
+    running: false,
+    async drain() {
+      state.running = true
+      try {
+        while (state.waiting.length > 0) {
+          const group = takeGroup(state.waiting)
+          groups++
+          members += group.length
+          try {
+            const byId = new Map((await send(group)).map((r) => [r.id, r]))
+            for (const w of group) {
+              const created = byId.get(w.row.id)
+              if (created) w.resolve(created)
+              else w.reject(new Error(`The create statement returned no row for request ${w.row.id}.`))
+            }
+          } catch (err) {
+            if (group.length === 1) group[0]!.reject(err)
+            else await Promise.all(group.map((w) => send([w]).then((rows) => w.resolve(rows[0]!), w.reject)))
+          }
+        }
+      } finally {
+        state.running = false
+      }
+    },
+  }
+  return state
 }
 
 /**
