@@ -82,7 +82,7 @@ const queues = new WeakMap<pg.Pool, Map<string, Queue>>()
 let groups = 0
 let members = 0
 
-/** Creates grouped so far, and their members (tests and benchmarks watch the grouping with it). */
+/** Create statements sent so far, and the creates they carried (the tests watch the grouping with it). */
 export const createGroupStats = (): { groups: number; members: number } => ({ groups, members })
 
 /**
