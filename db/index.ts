@@ -46,11 +46,29 @@ export function poolOf(db: object): pg.Pool | undefined {
   return pools.get(db)
 }
 
+/**
+ * Kysely ends its pool on destroy() only if it ever ran a query itself: its driver starts lazily. A
+ * pool used only through another instance on it (db/prepared.ts: the engine's own pool is used that
+ * way alone) then kept its idle connections open on destroy, and the process that had shut down
+ * stayed alive until they timed out (idleTimeoutMillis, 30 s). This one always ends its pool.
+ */
+class PoolKysely extends Kysely<Database> {
+  readonly #pool: pg.Pool
+  constructor(pool: pg.Pool) {
+    super({ dialect: new PostgresDialect({ pool }) })
+    this.#pool = pool
+  }
+  override async destroy(): Promise<void> {
+    await super.destroy()
+    if (!this.#pool.ending) await this.#pool.end()
+  }
+}
+
 export function createDb(url: string, options: DbOptions = {}): Db {
   const pool = createPool(url, options)
   // An idle client losing its connection (server restart) must not crash the process.
   pool.on('error', () => {})
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const db = new PoolKysely(pool)
   registerPool(db, pool)
   return db
 }

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
@@ -13,7 +14,8 @@ import { createDb } from '../../db/index.ts'
 import { buildApp } from '../../server/app.ts'
 import { createLogger } from '../../server/logger.ts'
 import { openServices } from '../../server/services.ts'
-import { testConfig } from '../helper.ts'
+import { sql } from 'kysely'
+import { testConfig, testDatabase } from '../helper.ts'
 
 const quiet = { info() {}, warn() {} }
 
@@ -94,6 +96,35 @@ t.test('a fresh start with no database uses the embedded PostgreSQL; a restart r
   t.match(second.output(), /fixtures skipped/)
   second.child.kill('SIGTERM')
   t.equal(await second.exited, 0)
+})
+
+t.test('a stopped instance leaves no connection open: every pool is closed, none left to time out', async (t) => {
+  // The engine's own pool (role all) is used only through its named-statement wrapper; it used to
+  // keep its idle connections on shutdown, and the process that had said "Shutdown complete" lived on
+  // until they timed out (30 s). Frozen the moment it says so, the process can close nothing more:
+  // whatever it has left open shows in pg_stat_activity.
+  const { url } = await testDatabase(t)
+  const observer = createDb(url, { max: 1, applicationName: 'lifecycle-observer' })
+  t.teardown(() => observer.destroy())
+  const theirs = async () => (await sql<{ name: string }>`SELECT application_name AS name FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY 1`.execute(observer)).rows.map((r) => r.name)
+  const media = await mkdtemp(path.join(tmpdir(), 'conveyor-media-'))
+  t.teardown(() => rm(media, { recursive: true, force: true }))
+  const app = cli(t, ['start'], { NODE_ENV: 'test', DATABASE_URL: url, MEDIA_ROOT: media, PORT: String(await freePort()), WORKER_THREADS: '1' })
+  await app.waitFor(/Conveyor .* ready/)
+  t.ok((await theirs()).includes('conveyor-engine'), 'running, the engine has its own pool')
+  app.child.kill('SIGTERM')
+  await app.waitFor(/Shutdown complete/)
+  app.child.kill('SIGSTOP')
+  let open = await theirs()
+  // A closed connection's backend leaves the list as it exits, a moment after the client is done.
+  for (let i = 0; i < 100 && open.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    open = await theirs()
+  }
+  t.same(open, [], 'no connection left once it says "Shutdown complete"')
+  app.child.kill('SIGCONT')
+  t.equal(await app.exited, 0)
 })
 
 t.test('start-up waits for a database that is down, says so, and proceeds when it is up', async (t) => {
