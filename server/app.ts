@@ -152,8 +152,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(spa)
 
   app.setNotFoundHandler(async (request, reply) => {
+    // A route of this method that found nothing (the assets' wildcard, spa.ts) is a 404, not a 405.
     const allowed = routes.allowedMethods(request.url)
-    if (allowed.length > 0) throw methodNotAllowed(request.method, allowed)
+    if (allowed.length > 0 && !allowed.includes(request.method)) throw methodNotAllowed(request.method, allowed)
     if (request.method === 'GET' && !request.url.startsWith('/api') && !isMissingFile(request.url)) return reply.spa()
     throw notFound()
   })

@@ -5,6 +5,8 @@
 //
 // To classify a new route, add one line: 'METHOD /path/with/:params/': rule(...). Per-feature routes
 // are written once with :feature (ordinary features) or :system (staff-only maintenance features).
+import { readdirSync } from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
 import { createUser } from '../../server/accounts/users.ts'
 import type { InjectOptions } from 'fastify'
@@ -143,6 +145,12 @@ const TABLE: Record<string, Rule | ((feature: string) => Rule)> = {
 }
 /** Concrete values for wildcard segments. */
 const WILDCARDS: Record<string, string> = { '/api/docs/static/*': '/api/docs/static/swagger-ui.css' }
+// The built SPA's assets (once `npm run build` ran) are one wildcard route (server/spa.ts): public.
+const ASSET = (() => { try { return readdirSync(path.join(import.meta.dirname, '..', '..', 'client', 'dist', 'assets'))[0] } catch { return undefined } })()
+if (ASSET) {
+  TABLE['GET /assets/*'] = open(200)
+  WILDCARDS['/assets/*'] = `/assets/${ASSET}`
+}
 /** The built SPA's files (present once `npm run build` ran): public, whatever their names. */
 const isClientFile = (method: string, url: string) => ['GET', 'HEAD'].includes(method) && !url.startsWith('/api') && /\.[a-z0-9]+$/i.test(url)
 
