@@ -8,6 +8,8 @@
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
+import { projectRoot } from '../../server/config.ts'
+import { ASSETS_PREFIX, clientDist } from '../../server/spa.ts'
 import { createUser } from '../../server/accounts/users.ts'
 import type { InjectOptions } from 'fastify'
 import { multipart } from '../jobs/support.ts'
@@ -147,9 +149,10 @@ const TABLE: Record<string, Rule | ((feature: string) => Rule)> = {
 const WILDCARDS: Record<string, string> = { '/api/docs/static/*': '/api/docs/static/swagger-ui.css' }
 /** The built SPA's assets are one wildcard route (server/spa.ts), there once the client is built: public. */
 function classifyAssets(routes: { url: string }[]): void {
-  if (!routes.some((r) => r.url === '/assets/*')) return
-  TABLE['GET /assets/*'] = open(200)
-  WILDCARDS['/assets/*'] = `/assets/${readdirSync(path.join(import.meta.dirname, '..', '..', 'client', 'dist', 'assets'))[0]}`
+  const route = `${ASSETS_PREFIX}*`
+  if (!routes.some((r) => r.url === route)) return
+  TABLE[`GET ${route}`] = open(200)
+  WILDCARDS[route] = `${ASSETS_PREFIX}${readdirSync(path.join(clientDist(projectRoot), ASSETS_PREFIX))[0]}`
 }
 
 t.test('every route answers every role as the table says; no route is unclassified', async (t) => {
