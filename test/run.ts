@@ -6,9 +6,11 @@ import { spawn } from 'node:child_process'
 import { existsSync, promises as fs } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { Parser } from 'tap-parser'
 import { startEmbeddedPostgres } from '../db/embedded.ts'
 import { createTemplate, adminQuery } from './setup/database.ts'
+import { BUNDLED_DEPS_ENV, prepareBundledDeps } from './setup/bundled-deps.ts'
 
 const root = path.resolve(import.meta.dirname, '..')
 const bin = (name: string) => path.join(root, 'node_modules', '.bin', name)
@@ -120,10 +122,13 @@ async function main(): Promise<number> {
     await ensureTapBuilt()
     const started = Date.now()
     const selected = await testFiles(files)
+    const hook = pathToFileURL(path.join(root, 'test', 'setup', 'bundled-deps-hook.mjs')).href
     const code = await run(bin('tap'), files.length > 0 ? selected : [], {
       ...process.env,
       CONVEYOR_TEST_ADMIN_URL: adminUrl,
       CONVEYOR_TEST_TEMPLATE: template,
+      [BUNDLED_DEPS_ENV]: JSON.stringify(await prepareBundledDeps(root)),
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${JSON.stringify(hook)}`.trim(),
     })
     const counted = await countResults(resultsDir, selected, started)
     passed += counted.pass
