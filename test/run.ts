@@ -70,6 +70,22 @@ async function testFiles(args: string[]): Promise<string[]> {
   return found
 }
 
+/**
+ * The environment that makes the run's processes import the bundled dependencies
+ * (test/setup/bundled-deps.ts); if they cannot be made (a read-only node_modules, say), the run
+ * goes on with the installed packages, only slower, and says so.
+ */
+async function bundledDeps(): Promise<NodeJS.ProcessEnv> {
+  try {
+    const map = await prepareBundledDeps(root)
+    const hook = pathToFileURL(path.join(root, 'test', 'setup', 'bundled-deps-hook.mjs')).href
+    return { [BUNDLED_DEPS_ENV]: JSON.stringify(map), NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${JSON.stringify(hook)}`.trim() }
+  } catch (err) {
+    console.log(`# the dependencies could not be bundled for the run (${(err as Error).message}): the tests import the installed ones`)
+    return {}
+  }
+}
+
 interface Totals { pass: number; fail: number; skip: number; kept: string[] }
 
 /**
@@ -122,13 +138,11 @@ async function main(): Promise<number> {
     await ensureTapBuilt()
     const started = Date.now()
     const selected = await testFiles(files)
-    const hook = pathToFileURL(path.join(root, 'test', 'setup', 'bundled-deps-hook.mjs')).href
     const code = await run(bin('tap'), files.length > 0 ? selected : [], {
       ...process.env,
       CONVEYOR_TEST_ADMIN_URL: adminUrl,
       CONVEYOR_TEST_TEMPLATE: template,
-      [BUNDLED_DEPS_ENV]: JSON.stringify(await prepareBundledDeps(root)),
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${JSON.stringify(hook)}`.trim(),
+      ...await bundledDeps(),
     })
     const counted = await countResults(resultsDir, selected, started)
     passed += counted.pass

@@ -11,7 +11,8 @@
 // share state: TypeBox's FormatRegistry, set through '@sinclair/typebox', is the one
 // '@sinclair/typebox/value' checks), and each entry point is a small module re-exporting its part.
 // Bundles are made once per package version and kept in node_modules/.cache.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -20,12 +21,11 @@ export const BUNDLED: Record<string, string[]> = {
   kysely: ['kysely', 'kysely/migration'],
   '@sinclair/typebox': ['@sinclair/typebox', '@sinclair/typebox/value'],
   'pg-boss': ['pg-boss', 'pg-boss/dist/plans.js'],
-  // pg-boss's tracing API (102 modules: prom-client's require of it still loads the CommonJS copy,
-  // which shares its global registration with this one, as two installed copies would).
+  // pg-boss's tracing API (102 modules).
   '@opentelemetry/api': ['@opentelemetry/api'],
 }
-/** Bumped when what this file writes changes, so that older caches are not used. */
-const FORMAT = 1
+// Only imports are redirected: a require() of these packages (prom-client's of
+// @opentelemetry/api) gets their CommonJS build, a copy of its own, as in production's bundle.
 
 /** The environment variable through which the hook gets the specifier → file URL map. */
 export const BUNDLED_DEPS_ENV = 'CONVEYOR_TEST_BUNDLED_DEPS'
@@ -37,8 +37,14 @@ export const BUNDLED_DEPS_ENV = 'CONVEYOR_TEST_BUNDLED_DEPS'
 export async function prepareBundledDeps(root: string): Promise<Record<string, string>> {
   const version = (pkg: string) => (JSON.parse(readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version
   const esbuild = await import('esbuild')
-  const key = [`f${FORMAT}`, `esbuild-${esbuild.version}`, ...Object.keys(BUNDLED).map((p) => `${p}-${version(p)}`)].join('_').replace(/[^\w.-]/g, '-')
-  const dir = path.join(root, 'node_modules', '.cache', 'conveyor-test-deps', key)
+  // What the bundles are made of and how: the packages' and esbuild's versions and this file
+  // (its BUNDLED list and the code that writes them).
+  const key = createHash('sha256')
+    .update(JSON.stringify([esbuild.version, Object.keys(BUNDLED).map((p) => [p, version(p)])]))
+    .update(readFileSync(import.meta.filename))
+    .digest('hex').slice(0, 16)
+  const cache = path.join(root, 'node_modules', '.cache', 'conveyor-test-deps')
+  const dir = path.join(cache, key)
   const map: Record<string, string> = {}
   const file = (pkg: string, i: number) => path.join(dir, pkg.replace('/', '+'), `entry-${i}.mjs`)
   for (const [pkg, entries] of Object.entries(BUNDLED)) entries.forEach((e, i) => { map[e] = pathToFileURL(file(pkg, i)).href })
@@ -75,8 +81,19 @@ export async function prepareBundledDeps(root: string): Promise<Record<string, s
     }
   }
   writeFileSync(path.join(building, 'complete'), '')
-  rmSync(dir, { recursive: true, force: true })
-  mkdirSync(path.dirname(dir), { recursive: true })
-  renameSync(building, dir)
+  // Into place in one rename; a run that got there first (two runs at once) keeps its copy, in use.
+  try {
+    renameSync(building, dir)
+  } catch (err) {
+    if (!existsSync(path.join(dir, 'complete'))) throw err
+    rmSync(building, { recursive: true, force: true })
+  }
+  // Bundles of other versions, and builds a killed run left, once nothing can be using them.
+  for (const old of readdirSync(cache)) {
+    const p = path.join(cache, old)
+    try {
+      if (old !== key && Date.now() - statSync(p).mtimeMs > 3_600_000) rmSync(p, { recursive: true, force: true })
+    } catch {} // removed meanwhile by another run
+  }
   return map
 }
