@@ -10,7 +10,8 @@
 // One bundle per package holds every entry point of it the code imports (a package's entry points
 // share state: TypeBox's FormatRegistry, set through '@sinclair/typebox', is the one
 // '@sinclair/typebox/value' checks), and each entry point is a small module re-exporting its part.
-// Bundles are made once per package version and kept in node_modules/.cache.
+// Bundles are made once per version of the packages, of esbuild and of this file, and kept in
+// node_modules/.cache.
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
