@@ -61,9 +61,12 @@ t.test('without a pause the same requests start at once (the check above can fai
   const ids: string[] = []
   for (let i = 0; i < 4; i++) ids.push((await m.asUser('POST', '/api/v1/mon-work/create/', {})).data.id)
   await canariesRunOn(m, [{ services: m.services, engine: m.engine, app: m.app }])
-  // Started is what the pause test's check is about; the last of them may still be saving its result.
+  // The pause test checks that none started; here some must have. Not all: a queue whose claim
+  // filled the free threads goes to the back of the engine's pending queues (round robin across
+  // features), so the canaries may run before the last of these start (seen in a fresh clone's
+  // npm test on 4 December: completed, completed, pending, pending).
   const statuses = await statusOf(m, ids)
-  t.notOk(statuses.includes('pending'), `every one started: ${statuses}`)
+  t.ok(statuses.some((s) => s !== 'pending'), `some started: ${statuses}`)
   await until(() => statusOf(m, ids), (s) => s.every((x) => x === 'completed'))
   t.pass('and they complete')
 })
